@@ -1,0 +1,259 @@
+"""One disorder sample from end to end: spectrum, rate matrix, slowest mode, ``R``, certificate.
+
+:func:`analyze` takes any unitary (or, with ``kind="hamiltonian"``, any Hermitian matrix) of size
+``2**L`` in the computational basis of SPEC section 1; :func:`analyze_sample` builds the model's
+Floquet unitary first.  Both return a :class:`SampleResult` whose scalars are plain fields
+(:meth:`SampleResult.scalars` gives them as one flat dict for tables and stores).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from . import bath, spectrum
+from .errors import InputError
+from .models.custom import check_hermitian, check_unitary
+from .models.floquet import FloquetModel
+
+Kind = Literal["unitary", "hamiltonian"]
+
+
+@dataclass
+class Certificate:
+    """Accuracy figures of one sample (all max-norms unless stated).
+
+    Attributes
+    ----------
+    unitarity_error : float
+        ``max|U^dagger U - 1|`` of the input unitary (0 for a Hamiltonian).
+    orthonormality_error : float
+        ``max|V^dagger V - 1|`` of the eigenvectors.
+    eigen_residual : float
+        ``max_n ||U v_n - exp(i theta_n) v_n||`` (or ``||H v_n - E_n v_n|| / max|E|``).
+    row_sum_error : float
+        ``max_n |sum_m S_mn - 1|`` (tests completeness and orthonormality of ``V``).
+    gamma_rel_diff : float
+        ``|Gamma_eq5 - Gamma_eig| / Gamma_eq5``: how far the eigenvalue is from Eq. (5).
+    gamma_ratio : float
+        ``Gamma / Gamma2`` (the paper assumes a gap, i.e. a ratio below 1).
+    gamma_resolution : float
+        Absolute eigenvalue resolution of the Laplacian eigensolver.
+    gamma_floor : float
+        Estimated absolute error of ``Gamma`` from Eq. (5).
+    min_splitting : float
+        Smallest quasienergy spacing (modulo 2 pi); inside a pair with spacing ``delta`` the
+        eigenvectors carry an error of about ``1e-15 / delta``.
+    degenerate_slow_mode : bool
+        ``Gamma2 - Gamma`` below 100 resolutions: the slowest mode is not determined.
+    gamma_below_precision : bool
+        ``Gamma`` below 10 times its floor: not resolved in float64.
+    """
+
+    unitarity_error: float
+    orthonormality_error: float
+    eigen_residual: float
+    row_sum_error: float
+    gamma_rel_diff: float
+    gamma_ratio: float
+    gamma_resolution: float
+    gamma_floor: float
+    min_splitting: float
+    degenerate_slow_mode: bool
+    gamma_below_precision: bool
+
+    @property
+    def flags(self) -> list[str]:
+        """Names of the raised flags."""
+        return [f for f in ("degenerate_slow_mode", "gamma_below_precision") if getattr(self, f)]
+
+    @property
+    def ok(self) -> bool:
+        """No flag raised."""
+        return not self.flags
+
+
+@dataclass
+class SampleResult:
+    """Everything computed for one sample.
+
+    Conventions: eigenstates are indexed in ascending quasienergy order; ``c`` is normalised to
+    ``sum c**2 = 2**L`` with the sign convention of :mod:`mbl_avalanche.bath`; ``R = D_mu_nu /
+    (2**L Gamma)`` with ``mu < nu`` the pair of largest ``D_mn``.
+    """
+
+    L: int
+    kind: str
+    theta: np.ndarray
+    V: np.ndarray
+    c: np.ndarray
+    Gamma: float
+    Gamma_eig: float
+    Gamma2: float
+    mu: int
+    nu: int
+    D_top: float
+    R: float
+    certificate: Certificate
+    meta: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    S: np.ndarray | None = None
+    resonance: Any = None
+
+    @property
+    def N(self) -> int:
+        """Hilbert-space dimension ``2**L``."""
+        return 2**self.L
+
+    @property
+    def spectrum(self) -> spectrum.Spectrum:
+        """The eigen-decomposition as a :class:`~mbl_avalanche.spectrum.Spectrum`."""
+        return spectrum.Spectrum(
+            theta=self.theta, V=self.V, periodic=self.kind == "unitary", method=self.meta.get(
+                "method", "")
+        )
+
+    def rate(self, gamma: float) -> float:
+        """Relaxation rate ``r_S = 3 gamma Gamma`` of the slowest mode (first order in gamma)."""
+        return 3.0 * float(gamma) * self.Gamma
+
+    def rate_matrix(self) -> np.ndarray:
+        """``S`` of Eq. (3) (kept if requested, else recomputed from ``V``)."""
+        return self.S if self.S is not None else bath.rate_matrix(self.V)
+
+    def contributions(self) -> np.ndarray:
+        """``D_mn`` of Eq. (4) as an ``N x N`` array."""
+        return bath.contributions(self.rate_matrix(), self.c)
+
+    def scalars(self) -> dict[str, Any]:
+        """All scalar results as one flat dict (for tables, JSON and the ensemble store)."""
+        out: dict[str, Any] = dict(self.meta)
+        out.update(
+            L=self.L, kind=self.kind, Gamma=self.Gamma, Gamma_eig=self.Gamma_eig,
+            Gamma2=self.Gamma2, rS_over_gamma=3.0 * self.Gamma, mu=self.mu, nu=self.nu,
+            theta_mu=float(self.theta[self.mu]), theta_nu=float(self.theta[self.nu]),
+            c_mu=float(self.c[self.mu]), c_nu=float(self.c[self.nu]), D_top=self.D_top,
+            R=self.R,
+        )
+        out.update({f"cert_{k}": v for k, v in asdict(self.certificate).items()})
+        out["flags"] = ",".join(self.certificate.flags)
+        if self.resonance is not None and hasattr(self.resonance, "scalars"):
+            out.update(self.resonance.scalars())
+        out.update({f"time_{k}": v for k, v in self.timings.items()})
+        return out
+
+
+def analyze(
+    op: np.ndarray,
+    kind: Kind = "unitary",
+    *,
+    method: str = "schur",
+    keep_S: bool = False,
+    check: bool = True,
+    overwrite: bool = False,
+    meta: dict[str, Any] | None = None,
+    timings: dict[str, float] | None = None,
+) -> SampleResult:
+    """Analyse one closed-system operator coupled to the bath at its last site.
+
+    Parameters
+    ----------
+    op : ndarray, shape (2**L, 2**L)
+        A unitary (``kind="unitary"``) or Hermitian matrix (``kind="hamiltonian"``) in the
+        computational basis (site 1 the most significant bit; the bath at site ``L``).
+    kind : {"unitary", "hamiltonian"}
+        How to diagonalise: Schur for a unitary, ``eigh`` for a Hamiltonian.  The bath analysis is
+        identical.
+    method : str
+        Unitary eigensolver (see :mod:`mbl_avalanche.spectrum`).
+    keep_S : bool
+        Keep the ``N x N`` rate matrix on the result.
+    check : bool
+        Validate ``op`` (size ``2**L``, unitarity or hermiticity); raises :class:`InputError`.
+    overwrite : bool
+        Allow the eigensolver to destroy ``op``; the eigen-residual is then not computed (NaN).
+    """
+    timings = dict(timings or {})
+    meta = dict(meta or {})
+    if kind not in ("unitary", "hamiltonian"):
+        raise InputError(f"kind={kind!r} is not allowed: use 'unitary' or 'hamiltonian'")
+    t0 = time.perf_counter()
+    if kind == "unitary":
+        if check:
+            op, unit_err = check_unitary(op)
+        else:
+            op = np.asarray(op, dtype=np.complex128)
+            unit_err = spectrum.unitarity_error(op)
+    else:
+        op = check_hermitian(op) if check else np.asarray(op, dtype=np.complex128)
+        unit_err = 0.0
+    n = op.shape[0]
+    L = n.bit_length() - 1
+    timings["check"] = timings.get("check", 0.0) + time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if kind == "unitary":
+        spec = spectrum.diagonalize_unitary(op, method=method, overwrite=overwrite)
+    else:
+        spec = spectrum.diagonalize_hermitian(op, overwrite=overwrite)
+    timings["diagonalise"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    s = bath.rate_matrix(spec.V)
+    timings["rates"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    modes = bath.slowest_modes(s)
+    timings["slowest_mode"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    (mu, nu, d_top), = bath.top_contributions(s, modes.c, k=1)
+    big_gamma = modes.Gamma
+    r = d_top / (n * big_gamma) if big_gamma > 0 else float("nan")
+    if overwrite:
+        resid = float("nan")
+    elif kind == "unitary":
+        resid = spectrum.eigen_residual(op, spec)
+    else:
+        resid = spectrum.eigen_residual(op, spec) / max(float(np.max(np.abs(spec.theta))), 1e-300)
+    cert = Certificate(
+        unitarity_error=unit_err,
+        orthonormality_error=spectrum.orthonormality_error(spec.V),
+        eigen_residual=resid,
+        row_sum_error=float(np.max(np.abs(s.sum(axis=1) - 1.0))),
+        gamma_rel_diff=(
+            abs(big_gamma - modes.Gamma_eig) / big_gamma if big_gamma > 0 else float("inf")
+        ),
+        gamma_ratio=big_gamma / modes.Gamma2 if modes.Gamma2 > 0 else float("nan"),
+        gamma_resolution=modes.resolution,
+        gamma_floor=modes.floor,
+        min_splitting=float(np.min(spec.level_spacings())),
+        degenerate_slow_mode=modes.degenerate,
+        gamma_below_precision=modes.below_precision,
+    )
+    timings["rest"] = time.perf_counter() - t0
+    meta.setdefault("method", spec.method)
+    return SampleResult(
+        L=L, kind=kind, theta=spec.theta, V=spec.V, c=modes.c, Gamma=big_gamma,
+        Gamma_eig=modes.Gamma_eig, Gamma2=modes.Gamma2, mu=int(mu), nu=int(nu), D_top=float(d_top),
+        R=float(r), certificate=cert, meta=meta, timings=timings, S=s if keep_S else None,
+    )
+
+
+def analyze_sample(model: FloquetModel, sample: int, **kwargs: Any) -> SampleResult:
+    """Build ``U_F`` of ``model`` for ``sample`` and :func:`analyze` it.
+
+    The result's ``meta`` records ``alpha``, ``sample``, ``seed`` and the convention knobs.
+    """
+    t0 = time.perf_counter()
+    u = model.unitary(sample)
+    t_build = time.perf_counter() - t0
+    meta = dict(
+        alpha=float(model.alpha), sample=int(sample), seed=int(model.seed),
+        gue_scale=float(model.gue_scale), layer_order=model.layer_order,
+    )
+    meta.update(kwargs.pop("meta", None) or {})
+    return analyze(u, "unitary", check=False, meta=meta, timings={"build": t_build}, **kwargs)

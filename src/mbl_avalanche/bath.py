@@ -1,0 +1,271 @@
+"""The bath in the weak-coupling limit: rate matrix ``S``, slowest mode, ``Gamma``, ``D_mn`` and ``R``.
+
+Paper Eqs. (3)-(5) and SPEC section 2.  The bath couples to site ``L`` with jump operators
+``(E_1, E_2, E_3) = (X_L, Y_L, Z_L)``; in the weak-coupling limit the diagonal operators
+``tau = sum_n c_n |n><n|`` evolve with the symmetric stochastic matrix
+
+    S_mn = (1/3) sum_j |<m|E_j|n>|**2                                   (Eq. 3)
+
+and the slowest mode ``c`` is the eigenvector of ``S`` with the smallest gap ``Gamma`` from 1,
+orthogonal to the uniform vector, normalised to ``sum_n c_n**2 = 2**L``.  The relaxation rate is
+``r_S = 3 gamma Gamma`` to first order in the bath coupling ``gamma``.
+
+Numerics (SPEC section 4)
+-------------------------
+* Matrix elements on site ``L`` need no ``2**L x 2**L`` site operator: with ``V0`` (``V1``) the
+  rows of ``V`` with ``s_L = 0`` (``1``), i.e. even (odd) basis indices, ``A = V0^dagger V1`` and
+  ``B = V0^dagger V0`` give ``X = A + A^dagger``, ``Y = i (A^dagger - A)``, ``Z = 2 B - 1``, so
+  ``|X_mn|**2 + |Y_mn|**2 = 2 (|A_mn|**2 + |A_nm|**2)``.
+* ``Gamma`` is tiny in the MBL regime (1e-11 at L = 9) and is never taken as ``1 - lambda(S)``.
+  The slowest mode comes from the graph Laplacian of the off-diagonal ``S`` (zero row sums by
+  construction), with the uniform vector deflated exactly by a Householder reflection; ``Gamma``
+  is then the positive sum of Eq. (5), ``Gamma = sum_{m<n} S_mn (c_m - c_n)**2 / 2**L``, with no
+  cancellation.  The eigenvalue itself is kept for comparison.
+
+Sign convention of ``c``: the first entry, in ascending-quasienergy order, whose magnitude is at
+least 0.1 of ``max|c|`` is positive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+
+EPS = float(np.finfo(np.float64).eps)
+
+#: Rows per block when streaming ``N x N`` element-wise products (bounded temporaries).
+_BLOCK_ELEMENTS = 1 << 22
+
+
+def site_L_blocks(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``A = V0^dagger V1`` and ``B = V0^dagger V0`` (SPEC section 4).
+
+    ``V0 = V[0::2]`` are the rows with ``s_L = 0`` and ``V1 = V[1::2]`` those with ``s_L = 1``
+    (site ``L`` is the least significant bit).
+    """
+    v0 = v[0::2]
+    v1 = v[1::2]
+    v0h = v0.conj().T
+    return v0h @ v1, v0h @ v0
+
+
+def jump_matrix_elements(v: np.ndarray, m: int, n: int) -> np.ndarray:
+    """``(<m|X_L|n>, <m|Y_L|n>, <m|Z_L|n>)`` for eigenvectors ``V[:, m]``, ``V[:, n]`` (O(N))."""
+    vm0, vm1 = v[0::2, m], v[1::2, m]
+    vn0, vn1 = v[0::2, n], v[1::2, n]
+    a_mn = np.vdot(vm0, vn1)
+    a_nm_c = np.vdot(vm1, vn0)  # = conj(A_nm)
+    x = a_mn + a_nm_c
+    y = 1j * (a_nm_c - a_mn)
+    z = np.vdot(vm0, vn0) - np.vdot(vm1, vn1)
+    return np.array([x, y, z])
+
+
+def rate_matrix(v: np.ndarray) -> np.ndarray:
+    """The weak-coupling rate matrix ``S`` of Eq. (3), diagonal included (real, symmetric).
+
+    Parameters
+    ----------
+    v : ndarray, shape (N, N)
+        Orthonormal eigenvectors (columns) in the computational basis.
+
+    Notes
+    -----
+    Costs one ``N x N x N/2`` product for ``A`` and one for ``B``; memory two complex ``N x N``
+    temporaries at most.  Rows sum to 1 up to the orthonormality error of ``V``.
+    """
+    v0 = v[0::2]
+    v0h = v0.conj().T
+    a = v0h @ v[1::2]
+    s = np.abs(a)
+    s *= s
+    del a
+    s += s.T.copy()
+    s *= 2.0
+    b = v0h @ v0
+    del v0h
+    b *= 2.0
+    b[np.diag_indices_from(b)] -= 1.0
+    zz = np.abs(b)
+    del b
+    zz *= zz
+    s += zz
+    del zz
+    s /= 3.0
+    return s
+
+
+def rate_matrix_dense(v: np.ndarray) -> np.ndarray:
+    """Eq. (3) from dense site operators ``X_L, Y_L, Z_L`` (reference implementation for tests)."""
+    n = v.shape[0]
+    eye = np.eye(n // 2)
+    paulis = (
+        np.array([[0, 1], [1, 0]], dtype=complex),
+        np.array([[0, -1j], [1j, 0]]),
+        np.array([[1, 0], [0, -1]], dtype=complex),
+    )
+    s = np.zeros((n, n))
+    for p in paulis:
+        e = v.conj().T @ np.kron(eye, p) @ v
+        s += np.abs(e) ** 2
+    return s / 3.0
+
+
+def _row_blocks(n: int):
+    step = max(1, _BLOCK_ELEMENTS // max(n, 1))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def rayleigh_gap(s: np.ndarray, c: np.ndarray) -> float:
+    """``sum_{m<n} S_mn (c_m - c_n)**2 / sum_n c_n**2``: the positive sum of Eq. (5).
+
+    Equals ``Gamma`` for the slowest mode normalised as ``sum c**2 = N``.  The diagonal of ``S``
+    does not enter (``c_n - c_n = 0``).
+    """
+    total = 0.0
+    for rows in _row_blocks(s.shape[0]):
+        d = c[rows, None] - c[None, :]
+        d *= d
+        d *= s[rows]
+        total += float(d.sum())
+    return 0.5 * total / float(c @ c)
+
+
+def top_contributions(s: np.ndarray, c: np.ndarray, k: int = 1) -> list[tuple[int, int, float]]:
+    """The ``k`` largest ``D_mn = S_mn (c_m - c_n)**2`` with ``m < n`` (Eq. 4), largest first.
+
+    Streams over row blocks, so no ``N x N`` array of ``D`` is formed.
+    """
+    best: list[tuple[float, int, int]] = []
+    for rows in _row_blocks(s.shape[0]):
+        d = c[rows, None] - c[None, :]
+        d *= d
+        d *= s[rows]
+        r0 = rows.start
+        # keep only the upper triangle m < n
+        m_idx = np.arange(rows.start, rows.stop)[:, None]
+        d[np.arange(d.shape[1])[None, :] <= m_idx] = -1.0
+        flat = d.ravel()
+        kk = min(k, flat.size)
+        cand = np.argpartition(flat, -kk)[-kk:]
+        for f in cand:
+            val = float(flat[f])
+            if val >= 0:
+                i, j = divmod(int(f), d.shape[1])
+                best.append((val, r0 + i, j))
+        best.sort(key=lambda t: (-t[0], t[1], t[2]))
+        best = best[:k]
+    return [(m, n, val) for val, m, n in best]
+
+
+def contributions(s: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The full matrix ``D_mn = S_mn (c_m - c_n)**2`` (Eq. 4), zero diagonal. ``O(N**2)`` memory."""
+    d = c[:, None] - c[None, :]
+    d *= d
+    d *= s
+    return d
+
+
+def _householder_vector(n: int) -> np.ndarray:
+    """``w`` with ``(1 - 2 w w^T) u = e_1`` for the uniform unit vector ``u``."""
+    w = np.full(n, -1.0 / np.sqrt(n))
+    w[0] += 1.0
+    return w / np.linalg.norm(w)
+
+
+@dataclass
+class SlowModes:
+    """The slowest relaxation modes of ``S`` (weak-coupling limit).
+
+    Attributes
+    ----------
+    c : ndarray, shape (N,)
+        Slowest mode, ``sum c**2 = N``, orthogonal to the uniform vector, sign as in the module
+        docstring.
+    Gamma : float
+        Gap of the slowest mode from Eq. (5) (positive sum).
+    Gamma_eig : float
+        The same gap as the eigenvalue of the deflated Laplacian (absolute error ~ ``resolution``).
+    Gamma2 : float
+        Gap of the second slowest mode (Eq. 5 with its eigenvector).
+    gaps_eig : ndarray
+        The smallest few eigenvalues of the deflated Laplacian, ascending.
+    resolution : float
+        Absolute eigenvalue resolution ``sqrt(N) eps ||Lap||`` of the dense eigensolver.
+    floor : float
+        Estimated absolute error of ``Gamma`` from Eq. (5).
+    """
+
+    c: np.ndarray
+    Gamma: float
+    Gamma_eig: float
+    Gamma2: float
+    gaps_eig: np.ndarray
+    resolution: float
+    floor: float
+
+    @property
+    def degenerate(self) -> bool:
+        """The slowest mode is not separated from the next: ``Gamma2 - Gamma < 100 resolution``."""
+        return bool(self.gaps_eig[1] - self.gaps_eig[0] < 100.0 * self.resolution)
+
+    @property
+    def below_precision(self) -> bool:
+        """``Gamma`` is below 10x its estimated float64 error floor (or not positive)."""
+        return bool(not self.Gamma > 10.0 * self.floor)
+
+
+def fix_sign(c: np.ndarray) -> np.ndarray:
+    """Apply the package's sign convention to a mode (see module docstring)."""
+    big = np.flatnonzero(np.abs(c) >= 0.1 * np.max(np.abs(c)))
+    if big.size and c[big[0]] < 0:
+        return -c
+    return c
+
+
+def slowest_modes(s: np.ndarray, n_modes: int = 3) -> SlowModes:
+    """Slowest modes of the rate matrix ``S`` by the deflated Laplacian (SPEC sections 2 and 4).
+
+    Parameters
+    ----------
+    s : ndarray, shape (N, N)
+        Rate matrix of Eq. (3) (its diagonal is ignored).
+    n_modes : int
+        How many of the smallest nonzero Laplacian eigenvalues to compute (``>= 2``).
+    """
+    n = s.shape[0]
+    k = min(max(2, n_modes), n - 1)
+    lap = np.negative(s)
+    np.fill_diagonal(lap, 0.0)
+    np.fill_diagonal(lap, -lap.sum(axis=1))  # exact zero row sums of the off-diagonal part
+    lap_norm = 2.0 * float(np.max(np.diagonal(lap)))  # Gershgorin bound on ||Lap||_2
+    # Deflate the uniform vector: H Lap H with H = 1 - 2 w w^T, H u = e_1.
+    w = _householder_vector(n)
+    p = lap @ w
+    q = p - (w @ p) * w
+    t = np.outer(w, q)
+    lap -= 2.0 * t
+    lap -= 2.0 * t.T
+    del t
+    vals, vecs = sla.eigh(
+        lap[1:, 1:], subset_by_index=[0, k - 1], driver="evr", check_finite=False,
+        overwrite_a=True,
+    )
+    del lap
+    modes = np.zeros((n, k))
+    modes[1:] = vecs
+    modes -= 2.0 * np.outer(w, w @ modes)  # back through H
+    modes *= np.sqrt(n) / np.linalg.norm(modes, axis=0)
+    c = fix_sign(modes[:, 0].copy())
+    gamma = rayleigh_gap(s, c)
+    gamma2 = rayleigh_gap(s, modes[:, 1])
+    resolution = np.sqrt(n) * EPS * max(lap_norm, EPS)
+    gap = max(float(vals[1] - vals[0]), resolution)
+    floor = resolution**2 / gap + (n * EPS) ** 2
+    return SlowModes(
+        c=c, Gamma=gamma, Gamma_eig=float(vals[0]), Gamma2=gamma2, gaps_eig=np.asarray(vals),
+        resolution=float(resolution), floor=float(floor),
+    )

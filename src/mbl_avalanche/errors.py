@@ -1,0 +1,12 @@
+"""Exceptions of the package.
+
+:class:`InputError` is raised for bad user input (a value outside what is allowed); its message is
+one line that names the value and what is allowed.  The command line turns it into that line on
+stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad user input; the message names the value and what is allowed."""

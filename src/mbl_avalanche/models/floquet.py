@@ -1,0 +1,233 @@
+"""The random-circuit Floquet MBL model (SPEC section 1; Morningstar et al., PRB 105, 174205).
+
+Conventions
+-----------
+* ``L`` spins-1/2 on an open chain, sites ``1..L``; the bath couples to site ``L``.
+* Computational basis ``|s_1 ... s_L>`` with ``s_i = 0`` meaning ``Z_i = +1`` and ``s_i = 1``
+  meaning ``Z_i = -1``.  Basis index ``n = sum_i s_i 2**(L - i)``: site 1 is the most significant
+  bit, site ``L`` the least significant one.
+* One period ``U_F = W_even @ W_odd @ D`` (``D`` acts first) for ``layer_order="odd_first"``
+  (the default); ``layer_order="even_first"`` gives ``U_F = W_odd @ W_even @ D``.
+* ``D = prod_i diag(exp(i phi_i0), exp(i phi_i1))`` where ``(phi_i0, phi_i1)`` are the two
+  eigenphases of an independent Haar-random (CUE) 2x2 unitary, assigned to ``|0>, |1>`` in a
+  random order.
+* Bond gates ``G_b = exp(-i H_b / alpha)`` with ``H_b`` an independent 4x4 GUE matrix of density
+  proportional to ``exp(-tr H**2 / gue_scale**2)``: diagonal entries real ``N(0, gue_scale**2/2)``,
+  off-diagonal entries complex with ``E|H_jk|**2 = gue_scale**2 / 2``.  The gate acts on
+  ``|s_b s_{b+1}>`` with index ``2 s_b + s_{b+1}``.
+
+Randomness
+----------
+Every sample's disorder is a pure function of ``(seed, L, alpha, sample)``: the generator is
+``numpy.random.default_rng(SeedSequence(seed, spawn_key=(L, alpha_key(alpha), sample)))`` and the
+draws are taken in this fixed order (all at once, as arrays):
+
+1. ``standard_normal((L, 2, 2, 2))`` -- real and imaginary parts of ``L`` complex Ginibre 2x2
+   matrices whose QR factor (phases fixed by ``diag(R)``) is the CUE one-site unitary;
+2. ``integers(0, 2, size=L)`` -- whether the two eigenphases are swapped before they are given to
+   ``|0>, |1>``;
+3. ``standard_normal((L - 1, 2, 4, 4))`` -- the Ginibre matrices whose Hermitian parts are the bond
+   GUE matrices, bond ``b = 1..L-1`` in order.
+
+The convention knobs (``gue_scale``, ``layer_order``) do not change the draws, only what is made
+of them, so the same sample index is the same disorder realisation under any knob setting.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ..errors import InputError
+
+LayerOrder = Literal["odd_first", "even_first"]
+
+#: Default root seed of the package (any non-negative integer may be given instead).
+DEFAULT_SEED = 20230623
+
+
+def alpha_key(alpha: float) -> int:
+    """The integer that stands for ``alpha`` in a sample's seed: the IEEE-754 bits of float64."""
+    return struct.unpack("<Q", struct.pack("<d", float(alpha)))[0]
+
+
+def sample_seed_sequence(seed: int, L: int, alpha: float, sample: int) -> np.random.SeedSequence:
+    """The :class:`numpy.random.SeedSequence` of one disorder sample (see module docstring)."""
+    return np.random.SeedSequence(int(seed), spawn_key=(int(L), alpha_key(alpha), int(sample)))
+
+
+@dataclass(frozen=True)
+class Disorder:
+    """The random numbers of one sample: one-site phases and bond Hamiltonians.
+
+    Attributes
+    ----------
+    phases : ndarray, shape (L, 2)
+        ``phases[i-1, s]`` is the phase ``phi_{i s}`` given to ``|s>`` on site ``i``.
+    bond_hamiltonians : ndarray, shape (L-1, 4, 4)
+        GUE matrices (at ``gue_scale = 1``) of bonds ``(1,2), (2,3), ...``.
+    """
+
+    phases: np.ndarray
+    bond_hamiltonians: np.ndarray
+
+
+def draw_disorder(rng: np.random.Generator, L: int) -> Disorder:
+    """Draw the disorder of one sample from ``rng`` in the documented order."""
+    g1 = rng.standard_normal((L, 2, 2, 2))
+    swap = rng.integers(0, 2, size=L)
+    g4 = rng.standard_normal((L - 1, 2, 4, 4))
+
+    # CUE(2) by QR of complex Ginibre matrices with the phase fix of Mezzadri (2007).
+    z = (g1[:, 0] + 1j * g1[:, 1]) / np.sqrt(2.0)
+    q, r = np.linalg.qr(z)
+    d = np.diagonal(r, axis1=1, axis2=2)
+    q = q * (d / np.abs(d))[:, None, :]
+    eig = np.linalg.eigvals(q)
+    order = np.argsort(np.angle(eig), axis=1)  # deterministic order before the random swap
+    phases = np.take_along_axis(np.angle(eig), order, axis=1)
+    phases = np.where(swap[:, None] == 1, phases[:, ::-1], phases)
+
+    # GUE with density exp(-tr H^2): H = (G + G^dagger)/2, G entries with Re, Im ~ N(0, 1/2).
+    g = (g4[:, 0] + 1j * g4[:, 1]) / np.sqrt(2.0)
+    h = 0.5 * (g + np.conj(np.swapaxes(g, 1, 2)))
+    return Disorder(phases=phases, bond_hamiltonians=h)
+
+
+def gate_from_hamiltonian(h: np.ndarray, alpha: float, gue_scale: float = 1.0) -> np.ndarray:
+    """``exp(-i gue_scale * h / alpha)`` for a Hermitian ``h`` (or a stack of them)."""
+    w, v = np.linalg.eigh(h)
+    ph = np.exp(-1j * gue_scale * w / alpha)
+    return (v * ph[..., None, :]) @ np.conj(np.swapaxes(v, -1, -2))
+
+
+def apply_two_site_gate(m: np.ndarray, gate: np.ndarray, L: int, site: int) -> np.ndarray:
+    """Left-multiply ``m`` (shape ``(2**L, K)``) by ``gate`` acting on sites ``site, site+1``.
+
+    Sites are 1-based; site 1 is the most significant bit.  Returns a new array.
+    """
+    n_left = 2 ** (site - 1)
+    k = m.shape[1]
+    m3 = m.reshape(n_left, 4, (2 ** (L - site - 1)) * k)
+    return np.matmul(gate, m3).reshape(2**L, k)
+
+
+def diagonal_phases(phases: np.ndarray) -> np.ndarray:
+    """Diagonal of ``D`` (length ``2**L``) from one-site phases ``phases[i-1, s]``."""
+    L = phases.shape[0]
+    diag = np.ones(1, dtype=complex)
+    for i in range(L):
+        diag = np.kron(diag, np.exp(1j * phases[i]))
+    return diag.reshape(2**L)
+
+
+@dataclass(frozen=True)
+class FloquetModel:
+    """The random-circuit Floquet model at one ``(L, alpha)``.
+
+    Parameters
+    ----------
+    L : int
+        Number of spins (``>= 2``).
+    alpha : float
+        Disorder parameter (``> 0``); ``alpha = 1`` is thermal, ``alpha = 30`` MBL near the
+        avalanche instability.
+    seed : int
+        Root seed; sample ``k`` is a pure function of ``(seed, L, alpha, k)``.
+    gue_scale : float
+        Scale of the bond GUE matrices (density ``exp(-tr H^2 / gue_scale^2)``); default 1.
+    layer_order : {"odd_first", "even_first"}
+        Which bond layer acts right after ``D``; default ``"odd_first"``
+        (``U_F = W_even W_odd D``).
+
+    Examples
+    --------
+    >>> U = FloquetModel(L=6, alpha=30).unitary(sample=7)
+    >>> U.shape
+    (64, 64)
+    """
+
+    L: int
+    alpha: float
+    seed: int = DEFAULT_SEED
+    gue_scale: float = 1.0
+    layer_order: LayerOrder = "odd_first"
+
+    def __post_init__(self) -> None:
+        check_L(self.L)
+        check_alpha(self.alpha)
+        if not (np.isfinite(self.gue_scale) and self.gue_scale > 0):
+            raise InputError(f"gue_scale={self.gue_scale!r} is not allowed: it must be > 0")
+        if self.layer_order not in ("odd_first", "even_first"):
+            raise InputError(
+                f"layer_order={self.layer_order!r} is not allowed: use 'odd_first' or 'even_first'"
+            )
+        if int(self.seed) < 0:
+            raise InputError(f"seed={self.seed!r} is not allowed: it must be a non-negative integer")
+
+    @property
+    def N(self) -> int:
+        """Hilbert-space dimension ``2**L``."""
+        return 2**self.L
+
+    def rng(self, sample: int) -> np.random.Generator:
+        """The generator of sample ``sample`` (fresh on every call)."""
+        check_sample(sample)
+        return np.random.default_rng(sample_seed_sequence(self.seed, self.L, self.alpha, sample))
+
+    def disorder(self, sample: int) -> Disorder:
+        """The disorder realisation of sample ``sample``."""
+        return draw_disorder(self.rng(sample), self.L)
+
+    def gates(self, sample: int) -> tuple[np.ndarray, np.ndarray]:
+        """One-site phases ``(L, 2)`` and bond gates ``(L-1, 4, 4)`` of sample ``sample``."""
+        dis = self.disorder(sample)
+        gates = gate_from_hamiltonian(dis.bond_hamiltonians, self.alpha, self.gue_scale)
+        return dis.phases, gates
+
+    def layers(self) -> tuple[list[int], list[int]]:
+        """Bonds (left sites) of the first and the second layer applied after ``D``."""
+        odd = list(range(1, self.L, 2))
+        even = list(range(2, self.L, 2))
+        return (odd, even) if self.layer_order == "odd_first" else (even, odd)
+
+    def unitary(self, sample: int) -> np.ndarray:
+        """The Floquet unitary ``U_F`` of sample ``sample`` as a dense ``(2**L, 2**L)`` array.
+
+        Built by applying the two-site gates to the dense matrix ``D`` (cost ``O(L 4**L)`` per
+        layer), never by forming Kronecker products.
+        """
+        phases, gates = self.gates(sample)
+        u = np.diag(diagonal_phases(phases))
+        first, second = self.layers()
+        for bond in first + second:
+            u = apply_two_site_gate(u, gates[bond - 1], self.L, bond)
+        return u
+
+
+def check_L(L: object) -> int:
+    """Validate a chain length (an integer ``>= 2``)."""
+    if isinstance(L, bool) or not isinstance(L, int | np.integer) or int(L) < 2:
+        raise InputError(f"L={L!r} is not allowed: L must be an integer >= 2")
+    return int(L)
+
+
+def check_alpha(alpha: object) -> float:
+    """Validate a disorder parameter (a finite number ``> 0``)."""
+    try:
+        a = float(alpha)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"alpha={alpha!r} is not allowed: alpha must be a number > 0") from None
+    if not np.isfinite(a) or a <= 0:
+        raise InputError(f"alpha={alpha!r} is not allowed: alpha must be a finite number > 0")
+    return a
+
+
+def check_sample(sample: object) -> int:
+    """Validate a sample index (an integer ``>= 0``)."""
+    if isinstance(sample, bool) or not isinstance(sample, int | np.integer) or int(sample) < 0:
+        raise InputError(f"sample={sample!r} is not allowed: it must be an integer >= 0")
+    return int(sample)
