@@ -1,0 +1,685 @@
+"""The paper's claims checked on an ensemble run: Markdown and JSON, with bootstrap error bars.
+
+:func:`check_claims` is a pure function of the per-sample table (a :class:`pandas.DataFrame` with
+the keys of :meth:`mbl_avalanche.analysis.SampleResult.scalars` as columns).  Each claim states
+what the paper says, the number measured on the run with its sample count and a bootstrap
+percentile interval (:func:`mbl_avalanche.stats.bootstrap`, explicit seed), a breakdown per
+``(alpha, L)`` and a verdict against an explicit, documented criterion:
+
+``R_le_half``
+    Fraction of MBL samples with ``R <= 1/2`` (paper Fig. 2: "R never exceeds 0.5").
+    Consistent if the fraction is at least :data:`R_HALF_MIN_FRACTION`.
+``thermal_R_decay``
+    Decay rate ``kappa = -d ln(median R) / dL`` of the thermal median ``R`` (paper: "decays
+    exponentially with L"; MBL: "barely drifts").  Consistent if the interval of ``kappa`` is
+    above 0 and ``kappa`` exceeds the MBL drift ``|kappa_MBL|`` (when MBL data exist).
+``zjump_bimodal``
+    Fraction of MBL samples with ``Z_jump(mu, nu)`` within :data:`ZJUMP_TOL` of 0 or 1 (paper:
+    "extremely close to 0 or 1").  Consistent if at least :data:`ZJUMP_MIN_FRACTION`.
+``median_SABp_SApB``
+    Median of ``S_AB'/S_A'B`` (paper Fig. 4(a): "peaked near 1").  Consistent if within
+    ``[1/RATIO_TOL, RATIO_TOL]`` of 1.
+``median_SAB_SABp_Z``
+    Median of ``S_AB/S_AB'`` in the Z case (paper Fig. 4(b): ``S_AB ~ 2 S_AB'``).  Consistent if
+    within ``[2/RATIO_TOL, 2 RATIO_TOL]``.
+``AB_largest_angle``
+    Fraction of MBL samples whose AB demixing angle is the largest of AB, A'B, AB', A'B' (paper
+    Fig. 4(c, d): "by far the largest").  Consistent if at least :data:`AB_MIN_FRACTION`.
+``x_over_L_mode``
+    Most probable resonance location ``x/L`` (paper SM: "near 0.8" at the largest L).
+    Consistent if within :data:`X_MODE_TOL` of 0.8.
+``lnGamma_slope``
+    Slope of the sample mean of ``ln Gamma`` against ``L`` (MBL), compared with ``-ln 4`` (the
+    avalanche threshold; alpha = 30 is "near the avalanche instability").  Consistent if
+    ``|slope / ln 4 + 1| <= LNGAMMA_REL_TOL``; the text says whether the interval lies below
+    ``-ln 4`` (Gamma falls faster than ``4^-L``: stable to avalanches), above it, or straddles it.
+``flagged_fraction``
+    Fraction of samples carrying an accuracy flag (``flags`` or ``cert_*`` booleans); information
+    only.
+
+The near-resonance claims (Z_jump, S ratios, angles, x/L) are headlined, as in the paper's Fig. 4,
+at one MBL alpha (the most sampled) and its largest ``L``; the other ``L`` are in the breakdown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .errors import InputError
+from .stats import Estimate, Regimes, finite, numeric
+
+LN4 = math.log(4.0)
+#: ``R_le_half`` is consistent if at least this fraction of MBL samples has ``R <= 1/2``.
+R_HALF_MIN_FRACTION = 0.95
+#: Tolerance of "close to 0 or 1" for ``Z_jump(mu, nu)`` (as in issue 3).
+ZJUMP_TOL = 0.05
+#: ``zjump_bimodal`` is consistent at or above this fraction.
+ZJUMP_MIN_FRACTION = 0.9
+#: Multiplicative tolerance of the median S ratios (1 and 2).
+RATIO_TOL = 1.25
+#: ``AB_largest_angle`` is consistent at or above this fraction.
+AB_MIN_FRACTION = 0.8
+#: ``x_over_L_mode`` is consistent within this distance of 0.8.
+X_MODE_TOL = 0.15
+#: ``lnGamma_slope`` is consistent if ``|slope / ln 4 + 1|`` is at most this.
+LNGAMMA_REL_TOL = 0.25
+
+PAIRS = ("AB", "ApB", "ABp", "ApBp")
+
+
+@dataclass
+class Claim:
+    """One claim of the paper checked on the run.
+
+    Attributes
+    ----------
+    key : str
+        Identifier (see the module docstring).
+    title : str
+        What is measured.
+    paper : str
+        What the paper says.
+    criterion : str
+        The rule of the verdict.
+    selection : str
+        Which samples the headline number uses.
+    estimate : Estimate
+        Headline value with bootstrap interval and sample count.
+    verdict : str
+        ``"consistent"``, ``"inconsistent"``, ``"info"`` or ``"no data"``.
+    groups : list of dict
+        Breakdown (per alpha and/or L, or per case): value, low, high, n and labels.
+    note : str
+        Further numbers or caveats.
+    extra : dict
+        Further named numbers (JSON only).
+    """
+
+    key: str
+    title: str
+    paper: str
+    criterion: str
+    selection: str
+    estimate: Estimate
+    verdict: str
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {
+            "key": self.key, "title": self.title, "paper": self.paper,
+            "criterion": self.criterion, "selection": self.selection,
+            **{k: v for k, v in self.estimate.to_dict().items()},
+            "verdict": self.verdict, "note": self.note, "groups": self.groups,
+            "extra": self.extra,
+        }
+
+
+def _nodata(key: str, title: str, paper: str, criterion: str, why: str, level: float,
+            n_boot: int) -> Claim:
+    est = Estimate(math.nan, math.nan, math.nan, 0, level, n_boot)
+    return Claim(key, title, paper, criterion, "", est, "no data", note=why)
+
+
+def _group_row(est: Estimate, **labels: Any) -> dict[str, Any]:
+    return {**labels, "value": est.value, "low": est.low, "high": est.high, "n": est.n}
+
+
+class _Ctx:
+    """Shared inputs of the claim functions."""
+
+    def __init__(self, df: pd.DataFrame, regimes: Regimes, n_boot: int, level: float,
+                 seed: int, L: int | None, alpha: float | None) -> None:
+        self.df = df
+        self.regimes = regimes
+        self.n_boot = n_boot
+        self.level = level
+        self.seed = seed
+        self.L = L
+        self.alpha = alpha if alpha is not None else stats.primary_alpha(df, "MBL")
+        self._count = 0
+
+    def rng(self) -> np.random.Generator:
+        """A fresh generator per bootstrap, from ``SeedSequence(seed, spawn_key=(k,))``."""
+        self._count += 1
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self._count,)))
+
+    def boot(self, statistic: Callable[..., float], strata: Any) -> Estimate:
+        return stats.bootstrap(statistic, strata, n_boot=self.n_boot, level=self.level,
+                               seed=self.rng())
+
+    def mbl(self) -> pd.DataFrame:
+        """Rows of the headline MBL alpha."""
+        if self.alpha is None:
+            return self.df.iloc[0:0]
+        return self.df[np.isclose(self.df["alpha"].to_numpy(), self.alpha)]
+
+    def headline_L(self, sub: pd.DataFrame, col: str) -> int | None:
+        if self.L is not None:
+            return int(self.L)
+        ok = np.isfinite(numeric(sub, col)) if col in sub.columns else np.zeros(len(sub), bool)
+        if not ok.any():
+            return None
+        return int(sub["L"].to_numpy()[ok].max())
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.mean(x)) if x.size else math.nan
+
+
+def _median(x: np.ndarray) -> float:
+    return float(np.median(x)) if x.size else math.nan
+
+
+# ---------------------------------------------------------------------------------------------
+# The claims
+# ---------------------------------------------------------------------------------------------
+
+def claim_R_le_half(c: _Ctx) -> Claim:
+    key, title = "R_le_half", "fraction of MBL samples with R <= 1/2"
+    paper = "R never exceeds 1/2 (Fig. 2; minimal model: D_mu,nu <= half the total)"
+    crit = f"fraction >= {R_HALF_MIN_FRACTION}"
+    d = c.df[c.df["regime"] == "MBL"]
+    r = numeric(d, "R")
+    ok = np.isfinite(r)
+    if not ok.any():
+        return _nodata(key, title, paper, crit, "no MBL sample with a finite R", c.level,
+                       c.n_boot)
+    ind = (r[ok] <= 0.5).astype(float)
+    est = c.boot(_mean, ind)
+    lo, hi = stats.wilson_interval(int(ind.sum()), ind.size, c.level)
+    groups = []
+    for (a, L), g in d[ok].groupby(["alpha", "L"]):
+        gi = (numeric(g, "R") <= 0.5).astype(float)
+        groups.append(_group_row(c.boot(_mean, gi), alpha=float(a), L=int(L)))
+    verdict = "consistent" if est.value >= R_HALF_MIN_FRACTION else "inconsistent"
+    rmax = float(np.max(r[ok]))
+    return Claim(
+        key, title, paper, crit, "all MBL samples (all L)", est, verdict, groups,
+        note=f"max R = {rmax:.4g}; Wilson interval [{lo:.4g}, {hi:.4g}]",
+        extra={"max_R": rmax, "wilson_low": lo, "wilson_high": hi},
+    )
+
+
+def _decay(c: _Ctx, sub: pd.DataFrame) -> tuple[Estimate, list[int], list[float]]:
+    groups = {L: v for L, v in stats.group_values(sub, "R").items() if v.size}
+    Ls = list(groups)
+    if len(Ls) < 2:
+        return Estimate(math.nan, math.nan, math.nan, 0, c.level, c.n_boot), Ls, []
+    meds = [float(np.median(v)) for v in groups.values()]
+
+    def kappa(*s: np.ndarray) -> float:
+        return -stats.median_log_slope(*s, xs=Ls)
+
+    return c.boot(kappa, list(groups.values())), Ls, meds
+
+
+def claim_thermal_decay(c: _Ctx) -> Claim:
+    key = "thermal_R_decay"
+    title = "decay rate kappa = -d ln(median R)/dL, thermal"
+    paper = "thermal: R decays exponentially with L; MBL: R barely drifts (Fig. 2)"
+    crit = "kappa interval > 0 and kappa_thermal > |kappa_MBL|"
+    groups = []
+    per_regime: dict[str, list[Estimate]] = {"thermal": [], "MBL": []}
+    heads: dict[str, tuple[float, Estimate, list[int]]] = {}
+    for reg in ("thermal", "MBL"):
+        sub = c.df[c.df["regime"] == reg]
+        prim = stats.primary_alpha(c.df, reg)
+        for a in sorted(set(finite(numeric(sub, "alpha")))):
+            est, Ls, meds = _decay(c, sub[np.isclose(sub["alpha"], a)])
+            if not Ls:
+                continue
+            groups.append(_group_row(est, regime=reg, alpha=float(a),
+                                     L=f"{min(Ls)}-{max(Ls)}",
+                                     medians={str(L): m for L, m in zip(Ls, meds, strict=True)}))
+            per_regime[reg].append(est)
+            if prim is not None and math.isclose(a, prim):
+                heads[reg] = (a, est, Ls)
+    if "thermal" not in heads or not math.isfinite(heads["thermal"][1].value):
+        return _nodata(key, title, paper, crit, "needs thermal samples at >= 2 values of L",
+                       c.level, c.n_boot)
+    a, est, Ls = heads["thermal"]
+    verdict = "consistent" if est.low > 0 else "inconsistent"
+    note = ""
+    if "MBL" in heads and math.isfinite(heads["MBL"][1].value):
+        am, em, _ = heads["MBL"]
+        note = f"MBL alpha={am:g}: kappa = {em.format('.3g')}"
+        if not est.value > abs(em.value):
+            verdict = "inconsistent"
+    return Claim(key, title, paper, crit, f"thermal alpha={a:g}, L={min(Ls)}..{max(Ls)}", est,
+                 verdict, groups, note=note)
+
+
+def claim_zjump(c: _Ctx) -> Claim:
+    key = "zjump_bimodal"
+    title = f"fraction of MBL samples with Z_jump(mu,nu) within {ZJUMP_TOL} of 0 or 1"
+    paper = "Z_jump(mu,nu) is extremely close to 0 or 1 in any one sample (Fig. 4 insets)"
+    crit = f"fraction >= {ZJUMP_MIN_FRACTION}"
+    return _fraction_claim(
+        c, key, title, paper, crit, "zjump_mu_nu",
+        lambda g: stats.near_zero_or_one(finite(numeric(g, "zjump_mu_nu")), ZJUMP_TOL),
+        ZJUMP_MIN_FRACTION,
+        note_fn=lambda g: (
+            f"Z case (Z_jump > 1/2): {np.mean(finite(numeric(g, 'zjump_mu_nu')) > 0.5):.3g}"
+        ),
+    )
+
+
+def _fraction_claim(c: _Ctx, key: str, title: str, paper: str, crit: str, col: str,
+                    indicator: Callable[[pd.DataFrame], np.ndarray], threshold: float,
+                    note_fn: Callable[[pd.DataFrame], str] | None = None) -> Claim:
+    sub = c.mbl()
+    L = c.headline_L(sub, col)
+    if L is None:
+        return _nodata(key, title, paper, crit, f"no MBL sample with column {col}", c.level,
+                       c.n_boot)
+    groups = []
+    for Lg, g in sub.groupby("L"):
+        ind = indicator(g)
+        if ind.size:
+            groups.append(_group_row(c.boot(_mean, ind), alpha=c.alpha, L=int(Lg)))
+    head = sub[sub["L"] == L]
+    ind = indicator(head)
+    if ind.size == 0:
+        return _nodata(key, title, paper, crit, f"no data at L={L}", c.level, c.n_boot)
+    est = c.boot(_mean, ind)
+    verdict = "consistent" if est.value >= threshold else "inconsistent"
+    note = note_fn(head) if note_fn else ""
+    return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={L}", est, verdict, groups,
+                 note=note)
+
+
+def _median_claim(c: _Ctx, key: str, title: str, paper: str, col: str, target: float,
+                  z_only: bool) -> Claim:
+    lo_t, hi_t = target / RATIO_TOL, target * RATIO_TOL
+    crit = f"median in [{lo_t:.3g}, {hi_t:.3g}]"
+    sub = c.mbl()
+    if z_only:
+        sub = sub[stats.case_of(sub) == "Z"] if len(sub) else sub
+    L = c.headline_L(sub, col)
+    if L is None:
+        why = f"no {'Z-case ' if z_only else ''}MBL sample with column {col}"
+        return _nodata(key, title, paper, crit, why, c.level, c.n_boot)
+    groups = []
+    for Lg, g in sub.groupby("L"):
+        v = finite(numeric(g, col))
+        if v.size:
+            groups.append(_group_row(c.boot(_median, v), alpha=c.alpha, L=int(Lg)))
+    v = finite(numeric(sub[sub["L"] == L], col))
+    est = c.boot(_median, v)
+    verdict = "consistent" if lo_t <= est.value <= hi_t else "inconsistent"
+    return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={L}" + (", Z case" * z_only),
+                 est, verdict, groups)
+
+
+def claim_median_SABp_SApB(c: _Ctx) -> Claim:
+    return _median_claim(
+        c, "median_SABp_SApB", "median of S_AB'/S_A'B (MBL)",
+        "S_AB'/S_A'B is peaked near 1 (Fig. 4(a))", "ratio_SABp_SApB", 1.0, False)
+
+
+def claim_median_SAB_SABp(c: _Ctx) -> Claim:
+    cl = _median_claim(
+        c, "median_SAB_SABp_Z", "median of S_AB/S_AB' in the Z case (MBL)",
+        "Z case: S_AB ~ 2 S_AB' ~ 2 S_A'B (Fig. 4(b))", "ratio_SAB_SABp", 2.0, True)
+    if cl.verdict != "no data":
+        sub = c.mbl()
+        sub = sub[stats.case_of(sub) == "Z"]
+        sub = sub[sub["L"] == c.headline_L(sub, "ratio_SAB_SABp")]
+        v = finite(numeric(sub, "ratio_SAB_SApB"))
+        if v.size:
+            e2 = c.boot(_median, v)
+            cl.note = f"median S_AB/S_A'B = {e2.format('.3g')} (n={e2.n})"
+            cl.extra["median_SAB_SApB"] = e2.to_dict()
+    return cl
+
+
+def _ab_largest(g: pd.DataFrame) -> np.ndarray:
+    cols = [f"angle_{p}" for p in PAIRS if f"angle_{p}" in g.columns]
+    if "angle_AB" not in cols or len(cols) < 2:
+        return np.array([])
+    ang = np.stack([numeric(g, col) for col in cols], axis=1)
+    ok = np.isfinite(ang).all(axis=1)
+    ang = ang[ok]
+    return (ang[:, 0] >= ang[:, 1:].max(axis=1)).astype(float)
+
+
+def claim_AB_largest(c: _Ctx) -> Claim:
+    cl = _fraction_claim(
+        c, "AB_largest_angle",
+        "fraction of MBL samples whose AB demixing angle is the largest of the four pairs",
+        "the AB demixing angle is by far the largest (Fig. 4(c, d))",
+        f"fraction >= {AB_MIN_FRACTION}", "angle_AB", _ab_largest, AB_MIN_FRACTION)
+    if cl.verdict != "no data":
+        sub = c.mbl()
+        L = c.headline_L(sub, "angle_AB")
+        head = sub[sub["L"] == L]
+        case = stats.case_of(head)
+        parts = []
+        for name in ("XY", "Z"):
+            ind = _ab_largest(head[case == name])
+            if ind.size:
+                e = c.boot(_mean, ind)
+                cl.groups.append(_group_row(e, alpha=c.alpha, L=int(L), case=name))
+                parts.append(f"{name} case {e.format('.3g')} (n={e.n})")
+        cl.note = "; ".join(parts)
+    return cl
+
+
+def claim_x_mode(c: _Ctx) -> Claim:
+    key = "x_over_L_mode"
+    title = "most probable resonance location x/L (MBL)"
+    paper = "the most probable x/L is near 0.8 at the largest L (SM)"
+    crit = f"|mode - 0.8| <= {X_MODE_TOL}"
+    sub = c.mbl()
+    col = "x_over_L"
+    L = c.headline_L(sub, col)
+    if L is None:
+        return _nodata(key, title, paper, crit, "no MBL sample with x/L", c.level, c.n_boot)
+    groups = []
+    for Lg, g in sub.groupby("L"):
+        v = finite(numeric(g, col))
+        if v.size:
+            groups.append(_group_row(c.boot(stats.discrete_mode, v), alpha=c.alpha, L=int(Lg),
+                                     mean=float(v.mean())))
+    v = finite(numeric(sub[sub["L"] == L], col))
+    est = c.boot(stats.discrete_mode, v)
+    verdict = "consistent" if abs(est.value - 0.8) <= X_MODE_TOL else "inconsistent"
+    n_none = int(np.sum(~np.isfinite(numeric(sub[sub["L"] == L], col))))
+    note = f"mean x/L = {v.mean():.3g}" + (f"; {n_none} samples without x" if n_none else "")
+    return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={L}", est, verdict, groups,
+                 note=note)
+
+
+def _slope_est(c: _Ctx, sub: pd.DataFrame) -> tuple[Estimate, list[int]]:
+    groups = stats.group_values(sub, "lnGamma")
+    Ls = list(groups)
+    if len(Ls) < 2:
+        return Estimate(math.nan, math.nan, math.nan, 0, c.level, c.n_boot), Ls
+    vals = list(groups.values())
+    w = [v.size / max(v.var(ddof=1), 1e-300) if v.size > 1 else 1.0 for v in vals]
+
+    def slope(*s: np.ndarray) -> float:
+        return stats.mean_slope(*s, xs=Ls, weights=w)
+
+    return c.boot(slope, vals), Ls
+
+
+def claim_lnGamma_slope(c: _Ctx) -> Claim:
+    key = "lnGamma_slope"
+    title = "slope of mean ln Gamma against L (MBL), compared with -ln 4"
+    paper = ("alpha = 30 is near the avalanche instability: mean ln Gamma falls by about ln 4 "
+             "per site (MBL stable only if faster than 4^-L)")
+    crit = f"|slope/ln4 + 1| <= {LNGAMMA_REL_TOL}"
+    groups = []
+    head = None
+    for a in sorted(set(finite(numeric(c.df, "alpha"))), reverse=True):
+        sub = c.df[np.isclose(c.df["alpha"], a)]
+        est, Ls = _slope_est(c, sub)
+        if not Ls or len(Ls) < 2:
+            continue
+        groups.append(_group_row(est, alpha=float(a), regime=str(sub["regime"].iloc[0]),
+                                 L=f"{min(Ls)}-{max(Ls)}", slope_over_ln4=est.value / LN4))
+        if c.alpha is not None and math.isclose(a, c.alpha):
+            head = (est, Ls)
+    if head is None or not math.isfinite(head[0].value):
+        return _nodata(key, title, paper, crit, "needs MBL samples with Gamma > 0 at >= 2 L",
+                       c.level, c.n_boot)
+    est, Ls = head
+    verdict = "consistent" if abs(est.value / LN4 + 1) <= LNGAMMA_REL_TOL else "inconsistent"
+    if est.high < -LN4:
+        where = "Gamma falls faster than 4^-L (interval below -ln 4): stable to avalanches"
+    elif est.low > -LN4:
+        where = "Gamma falls slower than 4^-L (interval above -ln 4): unstable to avalanches"
+    else:
+        where = "interval contains -ln 4: at the avalanche instability within errors"
+    return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={min(Ls)}..{max(Ls)}", est,
+                 verdict, groups, note=f"slope/ln4 = {est.value / LN4:.3f}; {where}",
+                 extra={"slope_over_ln4": est.value / LN4, "ln4": LN4})
+
+
+def claim_flags(c: _Ctx) -> Claim:
+    key = "flagged_fraction"
+    title = "fraction of samples carrying an accuracy flag"
+    paper = "(numerical quality, not a claim of the paper)"
+    crit = "information only"
+    f = c.df["flagged"].to_numpy(dtype=float)
+    ok = np.isfinite(f)
+    if not ok.any():
+        return _nodata(key, title, paper, crit, "the table has no flag columns", c.level,
+                       c.n_boot)
+    est = c.boot(_mean, f[ok])
+    groups = []
+    d = c.df[ok]
+    for (a, L), g in d.groupby(["alpha", "L"]):
+        groups.append(_group_row(c.boot(_mean, g["flagged"].to_numpy(dtype=float)),
+                                 alpha=float(a), L=int(L)))
+    per_flag = {}
+    for col in stats.flag_columns(c.df):
+        v = c.df[col].dropna()
+        if len(v):
+            per_flag[col.removeprefix("cert_")] = float(v.astype(bool).mean())
+    note = "; ".join(f"{k}: {v:.3g}" for k, v in per_flag.items())
+    return Claim(key, title, paper, crit, "all samples", est, "info", groups, note=note,
+                 extra={"per_flag": per_flag})
+
+
+#: The claim functions, in report order.
+CLAIMS: tuple[Callable[[_Ctx], Claim], ...] = (
+    claim_R_le_half, claim_thermal_decay, claim_zjump, claim_median_SABp_SApB,
+    claim_median_SAB_SABp, claim_AB_largest, claim_x_mode, claim_lnGamma_slope, claim_flags,
+)
+
+
+def check_claims(
+    df: pd.DataFrame,
+    *,
+    regimes: Regimes | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    L: int | None = None,
+    alpha: float | None = None,
+) -> list[Claim]:
+    """Check the paper's claims on a per-sample table.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per sample, column-contract columns; missing columns give ``"no data"`` claims.
+    regimes : Regimes, optional
+        MBL/thermal split by alpha (default alpha >= 10 MBL, alpha <= 2 thermal).
+    n_boot : int
+        Bootstrap resamples per interval.
+    level : float
+        Confidence level of the intervals (default 0.95).
+    seed : int
+        Root seed of the bootstrap: each interval uses ``SeedSequence(seed, spawn_key=(k,))``.
+    L, alpha : optional
+        Headline ``L`` and MBL alpha of the near-resonance claims (default: the most sampled MBL
+        alpha and its largest L with data).
+    """
+    regimes = regimes or Regimes()
+    table = stats.prepare(df, regimes)
+    ctx = _Ctx(table, regimes, int(n_boot), float(level), int(seed), L, alpha)
+    return [f(ctx) for f in CLAIMS]
+
+
+def summary(df: pd.DataFrame, regimes: Regimes | None = None) -> dict[str, Any]:
+    """Counts of the table: rows, and samples per ``(alpha, L)``."""
+    t = stats.prepare(df, regimes or Regimes())
+    counts = [
+        {"alpha": float(a), "L": int(L), "regime": str(g["regime"].iloc[0]), "n": len(g)}
+        for (a, L), g in t.groupby(["alpha", "L"])
+    ]
+    return {"rows": len(t), "counts": counts}
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def report_dict(claims: list[Claim], df: pd.DataFrame, *, regimes: Regimes | None = None,
+                n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+                source: str = "") -> dict[str, Any]:
+    """Everything of the report as a JSON-ready dict (non-finite numbers become ``None``)."""
+    from . import __version__
+
+    regimes = regimes or Regimes()
+    return _jsonable({
+        "source": source,
+        "package_version": __version__,
+        "regimes": regimes.describe(),
+        "bootstrap": {"n_boot": n_boot, "level": level, "seed": seed,
+                      "method": "percentile; stratified by L for fits across L"},
+        "table": summary(df, regimes),
+        "claims": [cl.to_dict() for cl in claims],
+    })
+
+
+def _fmt(x: Any, fmt: str = ".4g") -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:{fmt}}"
+    return str(x)
+
+
+def to_markdown(rep: dict[str, Any]) -> str:
+    """The report (as made by :func:`report_dict`) as Markdown."""
+    lvl = rep["bootstrap"]["level"]
+    lines = [
+        "# Claims of Ha, Morningstar & Huse, PRL 130, 250405 (2023), checked on this run",
+        "",
+        f"Source: `{rep['source']}` ({rep['table']['rows']} samples); package "
+        f"{rep['package_version']}.  Regimes: {rep['regimes']}.  Intervals: "
+        f"{100 * lvl:.0f}% bootstrap percentile, {rep['bootstrap']['n_boot']} resamples, "
+        f"seed {rep['bootstrap']['seed']}.",
+        "",
+        "| # | claim | paper | measured [interval] | n | selection | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for i, cl in enumerate(rep["claims"], 1):
+        val = (f"{_fmt(cl['value'])} [{_fmt(cl['low'])}, {_fmt(cl['high'])}]"
+               if cl["value"] is not None else "n/a")
+        lines.append(
+            f"| {i} | {cl['title']} | {cl['paper']} | {val} | {cl['n']} | {cl['selection']} | "
+            f"**{cl['verdict']}** |"
+        )
+    lines += ["", "## Details", ""]
+    for i, cl in enumerate(rep["claims"], 1):
+        lines.append(f"### {i}. {cl['key']}: {cl['title']}")
+        lines.append("")
+        lines.append(f"- paper: {cl['paper']}")
+        lines.append(f"- criterion: {cl['criterion']} -> **{cl['verdict']}**")
+        if cl["note"]:
+            lines.append(f"- {cl['note']}")
+        if cl["groups"]:
+            keys = [k for k in cl["groups"][0] if k not in ("value", "low", "high", "n",
+                                                            "medians")]
+            lines += ["", "| " + " | ".join([*keys, "value", "interval", "n"]) + " |",
+                      "|" + "---|" * (len(keys) + 3)]
+            for g in cl["groups"]:
+                cells = [_fmt(g.get(k)) for k in keys]
+                cells += [_fmt(g["value"]), f"[{_fmt(g['low'])}, {_fmt(g['high'])}]",
+                          str(g["n"])]
+                lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Samples per (alpha, L)", "", "| alpha | L | regime | n |", "|---|---|---|---|"]
+    for row in rep["table"]["counts"]:
+        lines.append(f"| {row['alpha']:g} | {row['L']} | {row['regime']} | {row['n']} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(df: pd.DataFrame, outdir: str | Path, *, regimes: Regimes | None = None,
+                 n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+                 L: int | None = None, alpha: float | None = None, source: str = "",
+                 stem: str = "report") -> tuple[Path, Path, list[Claim]]:
+    """Check the claims and write ``outdir/report.md`` and ``outdir/report.json``."""
+    claims = check_claims(df, regimes=regimes, n_boot=n_boot, level=level, seed=seed, L=L,
+                          alpha=alpha)
+    rep = report_dict(claims, df, regimes=regimes, n_boot=n_boot, level=level, seed=seed,
+                      source=source)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    md, js = outdir / f"{stem}.md", outdir / f"{stem}.json"
+    md.write_text(to_markdown(rep))
+    js.write_text(json.dumps(rep, indent=2, allow_nan=False) + "\n")
+    return md, js, claims
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading a table
+# ---------------------------------------------------------------------------------------------
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """The per-sample table of a run directory, of a folder of run directories, or of a file.
+
+    * a ``.parquet`` / ``.csv`` / ``.json`` file: read with pandas (as written by
+      ``mbl-avalanche table``);
+    * a run directory: :func:`mbl_avalanche.ensemble.load_run`;
+    * a folder whose sub-folders are run directories (as ``reproduce --preset paper`` makes):
+      their tables concatenated.
+
+    Raises :class:`InputError` if nothing is found.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"OUTDIR={str(p)!r} does not exist: give a run directory or a table file")
+    if p.is_file():
+        suf = p.suffix.lower()
+        if suf == ".parquet":
+            return pd.read_parquet(p)
+        if suf == ".csv":
+            return pd.read_csv(p)
+        if suf == ".json":
+            return pd.read_json(p)
+        raise InputError(f"table file {str(p)!r} is not allowed: use .parquet, .csv or .json")
+    df = _try_load_run(p)
+    if df is not None and len(df):
+        return df
+    parts = [t for sub in sorted(q for q in p.iterdir() if q.is_dir())
+             if (t := _try_load_run(sub)) is not None and len(t)]
+    if parts:
+        return pd.concat(parts, ignore_index=True)
+    raise InputError(
+        f"OUTDIR={str(p)!r} holds no finished samples: give a run directory (mbl-avalanche run), "
+        "a folder of run directories, or a .parquet/.csv table"
+    )
+
+
+def _try_load_run(p: Path) -> pd.DataFrame | None:
+    try:
+        from .ensemble import load_run
+    except ImportError as exc:
+        raise InputError(
+            f"cannot read run directory {str(p)!r}: the ensemble runner is not available "
+            f"({exc}); give a .parquet/.csv table instead"
+        ) from exc
+    try:
+        return load_run(p)
+    except (InputError, OSError, ValueError, KeyError):
+        return None
