@@ -1,4 +1,4 @@
-"""The bath in the weak-coupling limit: rate matrix ``S``, slowest mode, ``Gamma``, ``D_mn`` and ``R``.
+"""The bath in the weak-coupling limit: rate matrix ``S``, slowest mode, ``Gamma``, ``D_mn``, ``R``.
 
 Paper Eqs. (3)-(5) and SPEC section 2.  The bath couples to site ``L`` with jump operators
 ``(E_1, E_2, E_3) = (X_L, Y_L, Z_L)``; in the weak-coupling limit the diagonal operators

@@ -71,7 +71,7 @@ def load_matrix(path: str | os.PathLike[str], what: str = "matrix") -> np.ndarra
         raise InputError(f"{what} file {str(p)!r} is not allowed: no such file")
     try:
         obj = np.load(p, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input here
+    except Exception as exc:
         raise InputError(
             f"{what} file {str(p)!r} is not allowed: not a readable .npy/.npz array ({exc})"
         ) from None

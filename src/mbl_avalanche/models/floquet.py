@@ -166,7 +166,7 @@ class FloquetModel:
                 f"layer_order={self.layer_order!r} is not allowed: use 'odd_first' or 'even_first'"
             )
         if int(self.seed) < 0:
-            raise InputError(f"seed={self.seed!r} is not allowed: it must be a non-negative integer")
+            raise InputError(f"seed={self.seed!r} is not allowed: it must be an integer >= 0")
 
     @property
     def N(self) -> int:

@@ -1,0 +1,36 @@
+"""Shared test fixtures: BLAS threads pinned to 1 (workers x threads <= cores), helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    with threadpool_limits(limits=1):
+        yield
+
+
+def haar_unitary(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Haar-random unitary by QR of a complex Ginibre matrix with the phase fix."""
+    z = (rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))) / np.sqrt(2)
+    q, r = np.linalg.qr(z)
+    d = np.diagonal(r)
+    return q * (d / np.abs(d))[None, :]
+
+
+def planted_unitary(
+    n: int, splitting: float, rng: np.random.Generator, center: float = 0.3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """A unitary with Haar eigenvectors and one pair of phases split by ``splitting``.
+
+    Returns ``(U, W, phases, (i, j))`` with ``U = W diag(exp(i phases)) W^dagger``.
+    """
+    w = haar_unitary(n, rng)
+    phases = rng.uniform(-np.pi, np.pi, n)
+    phases[0] = center
+    phases[1] = center + splitting
+    u = (w * np.exp(1j * phases)[None, :]) @ w.conj().T
+    return u, w, phases, (0, 1)

@@ -1,0 +1,176 @@
+"""Rate matrix, slowest mode and Gamma: identities and independent constructions."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from conftest import haar_unitary
+from mbl_avalanche import FloquetModel, analyze_sample
+from mbl_avalanche.bath import (
+    contributions,
+    jump_matrix_elements,
+    rate_matrix,
+    rate_matrix_dense,
+    rayleigh_gap,
+    slowest_modes,
+    top_contributions,
+)
+from mbl_avalanche.spectrum import diagonalize_unitary
+
+PAULI = {
+    "I": np.eye(2, dtype=complex),
+    "X": np.array([[0, 1], [1, 0]], dtype=complex),
+    "Y": np.array([[0, -1j], [1j, 0]]),
+    "Z": np.array([[1, 0], [0, -1]], dtype=complex),
+}
+
+
+def site_op(p: np.ndarray, L: int) -> np.ndarray:
+    """A one-site operator on site L (the least significant bit)."""
+    return np.kron(np.eye(2 ** (L - 1)), p)
+
+
+@pytest.mark.parametrize("L,alpha", [(4, 1.0), (6, 30.0), (7, 3.0)])
+def test_rate_matrix_identities(L, alpha):
+    spec = diagonalize_unitary(FloquetModel(L=L, alpha=alpha).unitary(1))
+    s = rate_matrix(spec.V)
+    assert np.max(np.abs(s - s.T)) <= 1e-15
+    assert np.all(s >= 0)
+    assert np.max(np.abs(s.sum(axis=1) - 1)) <= 1e-12
+    assert np.max(np.abs(s - rate_matrix_dense(spec.V))) <= 1e-14
+    for m, n in [(0, 1), (3, 5), (2, 2)]:
+        e = jump_matrix_elements(spec.V, m, n)
+        ref = [spec.V[:, m].conj() @ site_op(PAULI[k], L) @ spec.V[:, n] for k in "XYZ"]
+        assert np.allclose(e, ref, atol=1e-14)
+        assert np.isclose(s[m, n], np.sum(np.abs(e) ** 2) / 3, atol=1e-15)
+
+
+@pytest.mark.parametrize("L,alpha", [(5, 1.0), (6, 3.0), (8, 1.0), (8, 30.0)])
+def test_slowest_mode_normalisation_and_eq5(L, alpha):
+    r = analyze_sample(FloquetModel(L=L, alpha=alpha), 2, keep_S=True)
+    n = 2**L
+    assert abs(r.c.sum()) <= 1e-9 * np.sqrt(n)  # orthogonal to the uniform vector
+    assert np.isclose(r.c @ r.c, n, rtol=1e-13)
+    # eigenvector of the Laplacian with eigenvalue Gamma: (1 - S) c = Gamma c (off-diagonal part)
+    w = r.S.copy()
+    np.fill_diagonal(w, 0)
+    lap_c = w.sum(axis=1) * r.c - w @ r.c
+    assert np.linalg.norm(lap_c - r.Gamma_eig * r.c) <= 1e-12 * np.sqrt(n)
+    # Eq. (5): sum_{m<n} D_mn = 2^L Gamma, D_mn >= 0
+    d = r.contributions()
+    assert np.all(d >= 0)
+    total = np.triu(d, 1).sum()
+    assert np.isclose(total, n * r.Gamma, rtol=1e-12)
+    if r.Gamma > 1e-6:  # well resolved: eigenvalue and Eq. (5) agree to 1e-10
+        assert abs(r.Gamma - r.Gamma_eig) <= 1e-10 * r.Gamma
+    assert r.Gamma2 >= r.Gamma * (1 - 1e-9)
+    # top pair and R
+    (m, k, dmax), = top_contributions(r.S, r.c, 1)
+    assert (m, k) == (r.mu, r.nu) and m < k
+    assert np.isclose(dmax, np.triu(d, 1).max(), rtol=1e-14)
+    assert np.isclose(r.R, dmax / (n * r.Gamma))
+    top3 = top_contributions(r.S, r.c, 3)
+    flat = np.sort(np.triu(d, 1).ravel())[::-1][:3]
+    assert np.allclose([t[2] for t in top3], flat, rtol=1e-14)
+
+
+def test_sign_convention_is_deterministic():
+    r = analyze_sample(FloquetModel(L=6, alpha=30), 4)
+    big = np.flatnonzero(np.abs(r.c) >= 0.1 * np.abs(r.c).max())
+    assert r.c[big[0]] > 0
+
+
+def superoperator(u: np.ndarray, gamma: float, L: int) -> np.ndarray:
+    """Dense 4^L x 4^L matrix of S_period (Eq. 1) acting on row-major vec(rho)."""
+    ad_u = np.kron(u, u.conj())
+    bath = np.eye(4**L, dtype=complex) / (1 + 3 * gamma)
+    for k in "XYZ":
+        e = site_op(PAULI[k], L)
+        bath += gamma / (1 + 3 * gamma) * np.kron(e, e.conj())
+    return bath @ ad_u
+
+
+@pytest.mark.parametrize("L", [3, 4])
+def test_gamma_against_brute_force_superoperator(L):
+    alpha = 3.0
+    model = FloquetModel(L=L, alpha=alpha, seed=5)
+    u = model.unitary(0)
+    r = analyze_sample(model, 0)
+    assert r.Gamma > 1e-3
+    theta = r.theta
+    dtheta = np.abs(np.angle(np.exp(1j * (theta[:, None] - theta[None, :]))))
+    min_split = dtheta[dtheta > 0].min()
+    errors = []
+    gammas = [1e-3, 1e-4]
+    for gamma in gammas:
+        lam = np.linalg.eigvals(superoperator(u, gamma, L))
+        # the diagonal (population) sector: eigenvalues with phase well below the level spacing
+        real_sector = lam[np.abs(np.angle(lam)) < min_split / 2]
+        real_sector = real_sector[np.argsort(-np.abs(real_sector))]
+        assert np.isclose(real_sector[0], 1.0, atol=1e-12)  # the identity steady state
+        r1 = -np.log(np.abs(real_sector[1]))
+        errors.append(abs(r1 / (3 * gamma) - r.Gamma))
+    assert errors[1] < 0.2 * r.Gamma
+    ratio = errors[0] / errors[1]
+    assert 5 < ratio < 20, ratio  # the error shrinks in proportion to gamma
+
+
+def pauli_strings(L: int):
+    for labels in itertools.product("IXYZ", repeat=L):
+        op = np.ones((1, 1), dtype=complex)
+        for lab in labels:
+            op = np.kron(op, PAULI[lab])
+        yield labels, op
+
+
+@pytest.mark.parametrize("L,alpha", [(3, 2.0), (4, 3.0), (5, 10.0)])
+def test_pauli_weight_identity(L, alpha):
+    """Gamma = (4/3) x (weight of tau_S on Pauli strings that are not the identity at site L)."""
+    r = analyze_sample(FloquetModel(L=L, alpha=alpha, seed=3), 1)
+    tau = (r.V * r.c[None, :]) @ r.V.conj().T
+    n = 2**L
+    w_total = 0.0
+    w_bath = 0.0
+    for labels, p in pauli_strings(L):
+        coef = np.trace(p @ tau) / n
+        w = abs(coef) ** 2
+        w_total += w
+        if labels[-1] != "I":
+            w_bath += w
+    assert np.isclose(w_total, 1.0, rtol=1e-12)  # tr tau^2 / 2^L = 1
+    assert np.isclose(r.Gamma, 4.0 / 3.0 * w_bath / w_total, rtol=1e-9)
+    # and tau_S minimises that weight among traceless eigenbasis-diagonal operators: any other
+    # mode orthogonal to the uniform vector has at least as much weight at site L
+    s = r.rate_matrix()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = rng.standard_normal(n)
+        x -= x.mean()
+        assert rayleigh_gap(s, x) >= r.Gamma * (1 - 1e-12)
+
+
+def test_decoupled_sites_degenerate_slow_modes():
+    """A diagonal unitary (alpha -> infinity): sites decouple, Gamma = 0 many times over."""
+    rng = np.random.default_rng(1)
+    u = np.diag(np.exp(1j * rng.uniform(-np.pi, np.pi, 32)))
+    s = rate_matrix(diagonalize_unitary(u).V)
+    modes = slowest_modes(s)
+    assert modes.degenerate
+    assert modes.below_precision
+    assert modes.Gamma <= 1e-20
+
+
+def test_contributions_matrix_matches_streamed_top():
+    rng = np.random.default_rng(4)
+    v = haar_unitary(64, rng)
+    s = rate_matrix(v)
+    c = rng.standard_normal(64)
+    d = contributions(s, c)
+    assert np.allclose(np.diag(d), 0)
+    top = top_contributions(s, c, 5)
+    iu = np.triu_indices(64, 1)
+    order = np.argsort(-d[iu])[:5]
+    assert [(int(iu[0][o]), int(iu[1][o])) for o in order] == [(m, k) for m, k, _ in top]
