@@ -212,7 +212,7 @@ def fig2_R(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 36)
 # ---------------------------------------------------------------------------------------------
 
 def _ratio_panel(ax: Any, series: list[tuple[str, np.ndarray, Any]], ref: float,
-                 ref_label: str, xlabel: str) -> None:
+                 xlabel: str) -> None:
     vals = np.concatenate([v for _, v, _ in series]) if series else np.array([])
     vals = vals[np.isfinite(vals) & (vals > 0)]
     if vals.size == 0:
@@ -221,18 +221,39 @@ def _ratio_panel(ax: Any, series: list[tuple[str, np.ndarray, Any]], ref: float,
     lo, hi = np.quantile(np.log10(vals), [0.0, 1.0])
     lo, hi = min(lo, math.log10(ref) - 0.5), max(hi, math.log10(ref) + 0.5)
     edges = np.linspace(lo, hi, 31)
+    peak = 0.0
     for label, v, kw in series:
         v = v[np.isfinite(v) & (v > 0)]
         if v.size:
-            ax.stairs(_log_density(v, edges), 10**edges, label=f"{label} (n={v.size})", **kw)
+            dens = _log_density(v, edges)
+            peak = max(peak, float(dens.max()))
+            ax.stairs(dens, 10**edges, label=f"{label} (n={v.size})", **kw)
     ax.axvline(ref, color=style.REFERENCE_COLOR, ls="--", lw=0.8)
-    ax.text(ref, 0.98, f" {ref_label}", transform=ax.get_xaxis_transform(), ha="left", va="top",
-            fontsize=6.2, color=style.REFERENCE_COLOR)
     ax.set_xscale("log")
     ax.set_xlim(10**edges[0], 10**edges[-1])
-    ax.set_ylim(bottom=0)
+    _nice_log_ticks(ax.xaxis, edges[0], edges[-1])
+    ax.set_ylim(0, 1.7 * peak if peak > 0 else 1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(r"$P(\log_{10}\,\mathrm{ratio})$")
+
+
+def _nice_log_ticks(axis: Any, lo: float, hi: float) -> None:
+    """Major ticks at 1, 2, 5 x 10^k inside ``[10^lo, 10^hi]`` labelled as plain numbers when
+    the range spans less than three decades (matplotlib's default puts crowded labels there)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    if hi - lo >= 3:
+        return
+    ticks = [m * 10.0**k for k in range(math.floor(lo) - 1, math.ceil(hi) + 1)
+             for m in (1, 2, 5)]
+    ticks = [t for t in ticks if 10**lo <= t <= 10**hi]
+    if len(ticks) > 6:
+        ticks = [t for t in ticks if math.log10(t).is_integer() or str(t)[0] in "15"]
+    if len(ticks) < 2:
+        return
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _zjump_inset(ax: Any, series: list[tuple[str, np.ndarray, Any]], loc: Sequence[float]
@@ -245,8 +266,10 @@ def _zjump_inset(ax: Any, series: list[tuple[str, np.ndarray, Any]], loc: Sequen
             h, _ = np.histogram(np.clip(v, 0, 1), bins=edges)
             ins.stairs(h / v.size, edges, label=label, **kw)
     ins.set_xlim(0, 1)
-    ins.set_yscale("log")
-    ins.tick_params(labelsize=5.5, length=2)
+    ins.set_ylim(0, 1.05)
+    ins.set_xticks([0, 0.5, 1])
+    ins.set_yticks([0, 0.5, 1])
+    ins.tick_params(labelsize=5.5, length=2, pad=1.5)
     ins.set_xlabel(r"$Z_\mathrm{jump}$", fontsize=6, labelpad=0.5)
     ins.set_ylabel("fraction", fontsize=5.5, labelpad=0.5)
     ins.legend(fontsize=5, loc="upper center", handlelength=1.0)
@@ -288,8 +311,11 @@ def _angle_panel(ax: Any, sub: pd.DataFrame, title: str) -> str:
     frac = float(np.mean(np.argmax(ang[ok], axis=1) == present.index("AB"))) if ok.any() else 0
     ax.text(0.98, 0.97, f"{title}, n = {len(sub)}\nAB largest: {100 * frac:.0f}%",
             transform=ax.transAxes, ha="right", va="top", fontsize=6.8)
-    ax.legend(loc="lower left", ncol=4, fontsize=6, handlelength=0.8, columnspacing=0.8,
-              handletextpad=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    order = [labels.index(style.PAIR_LABEL[p]) for p in style.PAIR_STYLE
+             if style.PAIR_LABEL[p] in labels]
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="lower left", ncol=4,
+              fontsize=6, handlelength=0.8, columnspacing=0.8, handletextpad=0.3)
     return f"{n_floor} angles <= 0 drawn at the floor" if n_floor else ""
 
 
@@ -300,20 +326,22 @@ def fig4_resonant_set(df: pd.DataFrame, regimes: Regimes | None = None, *, L: in
     case = stats.case_of(sub)
     fig = style.new_figure(style.PAGE_WIDTH, 4.6)
     axs = fig.subplots(2, 2, gridspec_kw={"hspace": 0.42, "wspace": 0.24})
+    fig.subplots_adjust(top=0.92)
     fig.suptitle(f"α = {_fmt_alpha(alpha)}, L = {L}: near-resonant set (n = {len(sub)} samples)",
-                 fontsize=8.5, y=0.995)
+                 fontsize=8.5, y=0.985)
 
     # (a) S_AB'/S_A'B, all samples
     ax = axs[0, 0]
     ratio = numeric(sub, "ratio_SABp_SApB")
     if np.isfinite(ratio).any():
         _ratio_panel(ax, [("all samples", ratio, {"color": "#1f4e9c", "lw": 1.2})], 1.0,
-                     "1", r"$S_{AB'}\,/\,S_{A'B}$")
+                     r"$S_{AB'}\,/\,S_{A'B}$")
+        ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=6)
         if stats.has_columns(sub, "zjump_ABp") or stats.has_columns(sub, "zjump_ApB"):
             _zjump_inset(ax, [
                 ("AB'", numeric(sub, "zjump_ABp"), {"color": "0.55", "lw": 1.0}),
                 ("A'B", numeric(sub, "zjump_ApB"), {"color": "0.15", "lw": 1.0, "ls": "--"}),
-            ], [0.63, 0.5, 0.34, 0.4])
+            ], [0.7, 0.52, 0.27, 0.4])
     else:
         _no_data(ax, "S_AB'/S_A'B: no data")
     style.panel_label(ax, "(a)")
@@ -326,11 +354,11 @@ def fig4_resonant_set(df: pd.DataFrame, regimes: Regimes | None = None, *, L: in
         _ratio_panel(ax, [
             (r"$S_{AB}/S_{AB'}$", r1, {"color": "#c0152f", "lw": 1.2}),
             (r"$S_{AB}/S_{A'B}$", r2, {"color": "0.3", "lw": 1.0, "ls": "--"}),
-        ], 2.0, "2", r"$S_{AB}\,/\,S_{AB'}$,  $S_{AB}\,/\,S_{A'B}$  (Z case)")
-        ax.legend(loc="upper left", bbox_to_anchor=(0.06, 1.0), fontsize=6)
+        ], 2.0, r"$S_{AB}\,/\,S_{AB'}$,  $S_{AB}\,/\,S_{A'B}$  (Z case)")
+        ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=6)
         if stats.has_columns(z, "zjump_AB"):
             _zjump_inset(ax, [("AB", numeric(z, "zjump_AB"), {"color": "#c0152f", "lw": 1.0})],
-                         [0.63, 0.5, 0.34, 0.4])
+                         [0.7, 0.52, 0.27, 0.4])
     else:
         _no_data(ax, "no Z-case samples with S ratios")
     style.panel_label(ax, "(b)")
@@ -356,25 +384,29 @@ def fig4cd_angle_distributions(df: pd.DataFrame, regimes: Regimes | None = None,
     edges = _log_edges(allv, nbins=30, hi=math.log10(math.pi / 2))
     fig = style.new_figure(style.PAGE_WIDTH, 2.3)
     axs = fig.subplots(1, 2, sharey=True, gridspec_kw={"wspace": 0.08})
+    peak = 0.0
     for ax, name, label in ((axs[0], "XY", "(c)"), (axs[1], "Z", "(d)")):
         s = sub[case == name]
         for p, kw in style.PAIR_STYLE.items():
             v = finite(numeric(s, f"angle_{p}"))
             v = v[v > 0]
             if v.size:
-                ax.stairs(_log_density(v, edges), 10**edges, color=kw["color"],
+                dens = _log_density(v, edges)
+                peak = max(peak, float(dens.max()))
+                ax.stairs(dens, 10**edges, color=kw["color"],
                           lw=1.3 if p == "AB" else 1.0, ls="-" if p in ("AB", "ApBp") else "--",
-                          label=f"{kw['label']} (n={v.size})")
+                          label=str(kw["label"]))
         ax.set_xscale("log")
         ax.set_xlim(10**edges[0], 10**edges[-1])
-        ax.set_ylim(bottom=0)
         ax.set_xlabel(r"demixing angle $\phi$ (rad)")
-        ax.set_title(f"{name} case, α = {_fmt_alpha(alpha)}, L = {L}", fontsize=7.5)
+        ax.set_title(f"{name} case, α = {_fmt_alpha(alpha)}, L = {L} (n = {len(s)})",
+                     fontsize=7.5)
         style.panel_label(ax, label)
         if len(s):
-            ax.legend(loc="upper left", bbox_to_anchor=(0.07, 1.0))
+            ax.legend(loc="upper left", bbox_to_anchor=(0.08, 1.0), ncol=2, columnspacing=1.0)
         else:
             _no_data(ax, f"no {name}-case samples")
+    axs[0].set_ylim(0, 1.35 * peak if peak > 0 else 1)
     axs[0].set_ylabel(r"$P(\log_{10}\phi)$")
     return fig
 
@@ -401,14 +433,12 @@ def fig_x_over_L(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
             counts = np.bincount(k, minlength=L + 1)[1:L + 1]
             ax.plot(np.arange(1, L + 1) / L, counts / v.size, "-o", color=col, ms=2.8, lw=1.0,
                     label=f"L = {L} (n = {v.size})")
-        ax.axvline(0.8, color=style.REFERENCE_COLOR, ls=":", lw=0.8)
-        ax.text(0.8, 0.98, "0.8 ", transform=ax.get_xaxis_transform(), ha="right", va="top",
-                fontsize=6.2, color=style.REFERENCE_COLOR)
+        ax.axvline(0.8, color=style.REFERENCE_COLOR, ls=":", lw=0.8, label="x/L = 0.8 (paper SM)")
         ax.set_xlim(0, 1.04)
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, 1.3 * ax.get_ylim()[1])
         ax.set_xlabel(r"resonance location $x/L$")
         ax.set_ylabel(r"$P(x/L)$")
-        ax.set_title(f"α = {_fmt_alpha(a)}", fontsize=7.5)
+        ax.set_title(f"MBL, α = {_fmt_alpha(a)}", fontsize=7.5)
         ax.legend(loc="upper left")
     return fig
 
@@ -421,7 +451,7 @@ def fig_zjump(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
     if not regs:
         raise Skip("no MBL or thermal sample with a finite Z_jump(mu, nu)")
     fig = style.new_figure(style.COLUMN_WIDTH * len(regs), 2.3)
-    axs = fig.subplots(1, len(regs), squeeze=False)[0]
+    axs = fig.subplots(1, len(regs), squeeze=False, gridspec_kw={"wspace": 0.3})[0]
     edges = np.linspace(0.0, 1.0, 26)
     for ax, reg in zip(axs, regs, strict=True):
         s = df[df["regime"] == reg]
@@ -429,15 +459,18 @@ def fig_zjump(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
         s = s[np.isclose(s["alpha"], a)]
         groups = stats.group_values(s, "zjump_mu_nu")
         colors = style.regime_colors(reg, len(groups))
+        nmax = 1
         for (L, v), col in zip(groups.items(), colors, strict=True):
             h, _ = np.histogram(np.clip(v, 0, 1), bins=edges)
+            nmax = max(nmax, v.size)
             ax.stairs(h / v.size, edges, color=col, lw=1.1, label=f"L = {L} (n = {v.size})")
         ax.set_yscale("log")
-        ax.set_xlim(0, 1)
+        ax.set_ylim(0.5 / nmax, 30)
+        ax.set_xlim(-0.02, 1.02)
         ax.set_xlabel(r"$Z_\mathrm{jump}(\mu,\nu)$")
         ax.set_ylabel("fraction of samples")
         ax.set_title(f"{reg}, α = {_fmt_alpha(a)}", fontsize=7.5)
-        ax.legend(loc="upper center")
+        ax.legend(loc="upper center", ncol=2, columnspacing=1.0)
     return fig
 
 
