@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import bath, spectrum
+from . import bath, resonance, spectrum
 from .errors import InputError
 from .models.custom import check_hermitian, check_unitary
 from .models.floquet import FloquetModel
@@ -152,6 +152,8 @@ def analyze(
     *,
     method: str = "schur",
     keep_S: bool = False,
+    resonances: bool = True,
+    demixing_measure: str = "z",
     check: bool = True,
     overwrite: bool = False,
     meta: dict[str, Any] | None = None,
@@ -171,6 +173,11 @@ def analyze(
         Unitary eigensolver (see :mod:`mbl_avalanche.spectrum`).
     keep_S : bool
         Keep the ``N x N`` rate matrix on the result.
+    resonances : bool
+        Run the near-resonant eigenstate-set analysis (:mod:`mbl_avalanche.resonance`) and attach
+        it as ``result.resonance``.
+    demixing_measure : str
+        Localisation measure used for demixing (see :func:`mbl_avalanche.resonance.demix`).
     check : bool
         Validate ``op`` (size ``2**L``, unitarity or hermiticity); raises :class:`InputError`.
     overwrite : bool
@@ -235,11 +242,21 @@ def analyze(
         gamma_below_precision=modes.below_precision,
     )
     timings["rest"] = time.perf_counter() - t0
+
+    res = None
+    if resonances:
+        t0 = time.perf_counter()
+        res = resonance.four_state_set(
+            spec.V, spec.theta, modes.c, s, int(mu), int(nu), big_gamma,
+            periodic=spec.periodic, measure=demixing_measure,
+        )
+        timings["resonance"] = time.perf_counter() - t0
     meta.setdefault("method", spec.method)
     return SampleResult(
         L=L, kind=kind, theta=spec.theta, V=spec.V, c=modes.c, Gamma=big_gamma,
         Gamma_eig=modes.Gamma_eig, Gamma2=modes.Gamma2, mu=int(mu), nu=int(nu), D_top=float(d_top),
         R=float(r), certificate=cert, meta=meta, timings=timings, S=s if keep_S else None,
+        resonance=res,
     )
 
 
