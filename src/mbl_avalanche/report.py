@@ -215,9 +215,9 @@ def claim_R_le_half(c: _Ctx) -> Claim:
 def _decay(c: _Ctx, sub: pd.DataFrame) -> tuple[Estimate, list[int], list[float]]:
     groups = {L: v for L, v in stats.group_values(sub, "R").items() if v.size}
     Ls = list(groups)
-    if len(Ls) < 2:
-        return Estimate(math.nan, math.nan, math.nan, 0, c.level, c.n_boot), Ls, []
     meds = [float(np.median(v)) for v in groups.values()]
+    if len(Ls) < 2:
+        return Estimate(math.nan, math.nan, math.nan, 0, c.level, c.n_boot), Ls, meds
 
     def kappa(*s: np.ndarray) -> float:
         return -stats.median_log_slope(*s, xs=Ls)

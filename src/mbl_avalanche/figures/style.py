@@ -60,7 +60,7 @@ RC: dict[str, object] = {
     "errorbar.capsize": 2.0,
     "axes.grid": False,
     "figure.dpi": 100,
-    "savefig.dpi": 300,
+    "savefig.dpi": 200,
     "savefig.bbox": "tight",
     "savefig.pad_inches": 0.03,
     "pdf.fonttype": 42,

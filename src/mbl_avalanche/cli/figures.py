@@ -1,0 +1,94 @@
+"""``mbl-avalanche figures``: the paper's figures (PNG and PDF) from a run directory or table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import InputError
+from ..figures.paper import FIGURES
+from ..stats import MBL_ALPHA_MIN, THERMAL_ALPHA_MAX, Regimes
+
+
+def add_table_arguments(p: argparse.ArgumentParser) -> None:
+    """``OUTDIR`` and the options that choose regimes and the Fig. 4 selection."""
+    p.add_argument("outdir", metavar="OUTDIR",
+                   help="run directory (mbl-avalanche run / reproduce), a folder of run "
+                   "directories, or a .parquet/.csv table")
+    p.add_argument("--mbl-alpha-min", type=float, default=MBL_ALPHA_MIN,
+                   help=f"alpha >= this is MBL (default {MBL_ALPHA_MIN:g})")
+    p.add_argument("--thermal-alpha-max", type=float, default=THERMAL_ALPHA_MAX,
+                   help=f"alpha <= this is thermal (default {THERMAL_ALPHA_MAX:g})")
+    p.add_argument("--mbl-alpha", type=float, nargs="+", default=None, metavar="A",
+                   help="explicit MBL alphas (override --mbl-alpha-min)")
+    p.add_argument("--thermal-alpha", type=float, nargs="+", default=None, metavar="A",
+                   help="explicit thermal alphas (override --thermal-alpha-max)")
+    p.add_argument("--fig4-L", type=int, default=None, metavar="L",
+                   help="L of Fig. 4 and of the near-resonance claims (default: largest)")
+    p.add_argument("--fig4-alpha", type=float, default=None, metavar="A",
+                   help="MBL alpha of Fig. 4 and of the claims (default: most sampled)")
+
+
+def regimes_from_args(args: argparse.Namespace) -> Regimes:
+    """The :class:`~mbl_avalanche.stats.Regimes` that the options ask for."""
+    return Regimes(
+        mbl_alpha_min=args.mbl_alpha_min, thermal_alpha_max=args.thermal_alpha_max,
+        mbl=tuple(args.mbl_alpha) if args.mbl_alpha else None,
+        thermal=tuple(args.thermal_alpha) if args.thermal_alpha else None,
+    )
+
+
+def default_out(outdir: str, name: str) -> Path:
+    """``OUTDIR/name`` for a directory, ``<folder of the file>/name`` for a table file."""
+    p = Path(outdir)
+    return (p.parent if p.is_file() else p) / name
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "figures", help="the paper's figures (PNG + PDF) from a run",
+        description="Fig. 2 (R distributions), Fig. 4 (near-resonant set), x/L, Z_jump, "
+        "mean ln Gamma against L and Gamma_2/Gamma, drawn from a run directory or a table. "
+        "Figures whose columns are missing are skipped with a note.",
+    )
+    add_table_arguments(p)
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (OUTDIR/figures)")
+    p.add_argument("--format", nargs="+", default=["png", "pdf"], choices=["png", "pdf", "svg"],
+                   help="file formats (default png pdf)")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   choices=[name for name, _ in FIGURES],
+                   help="draw only these figures: " + ", ".join(name for name, _ in FIGURES))
+    p.set_defaults(func=run)
+
+
+def make(args: argparse.Namespace, df: object, out: Path) -> int:
+    """Draw the figures of ``df`` into ``out`` and print what was written; returns #written."""
+    from ..figures import make_figures
+
+    records = make_figures(
+        df, out, regimes=regimes_from_args(args), fig4_L=args.fig4_L,  # type: ignore[arg-type]
+        fig4_alpha=args.fig4_alpha, formats=tuple(getattr(args, "format", ("png", "pdf"))),
+        only=getattr(args, "only", None),
+    )
+    n = 0
+    for r in records:
+        if r.paths:
+            n += 1
+            print(f"wrote {', '.join(str(p) for p in r.paths)}" + (f"  ({r.note})" if r.note
+                                                                     else ""))
+        else:
+            print(f"{r.name}: {r.note}")
+    return n
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import load_table
+
+    if args.fig4_L is not None and args.fig4_L < 2:
+        raise InputError(f"--fig4-L {args.fig4_L} is not allowed: it must be >= 2")
+    df = load_table(args.outdir)
+    out = Path(args.out) if args.out else default_out(args.outdir, "figures")
+    n = make(args, df, out)
+    if n == 0:
+        raise InputError(f"OUTDIR={args.outdir!r}: no figure could be drawn from its table")
+    return 0

@@ -1,0 +1,242 @@
+"""Report and statistics: known answers on synthetic tables, bootstrap intervals, robustness, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mbl_avalanche import stats
+from mbl_avalanche.cli import main
+from mbl_avalanche.errors import InputError
+from mbl_avalanche.report import LN4, check_claims, load_table, to_markdown, write_report
+from synthetic_tables import KAPPA, synthetic_table
+
+
+def real_table(Ls=(5, 6, 7), alphas=(30.0, 1.0), n=10) -> pd.DataFrame:
+    """A few real samples (analyze_sample), one row each, as the ensemble store would hold."""
+    from mbl_avalanche import FloquetModel, analyze_sample
+
+    rows = [analyze_sample(FloquetModel(L, a), k).scalars()
+            for L in Ls for a in alphas for k in range(n)]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return synthetic_table(seed=1)
+
+
+@pytest.fixture(scope="module")
+def claims(synth):
+    df, _ = synth
+    return {c.key: c for c in check_claims(df, n_boot=400, seed=3)}
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def test_bootstrap_mean_interval_and_seed():
+    rng = np.random.default_rng(5)
+    x = rng.normal(2.0, 1.0, 2000)
+    e = stats.bootstrap(np.mean, x, n_boot=500, seed=1)
+    assert e.value == pytest.approx(x.mean(), abs=1e-15)
+    half = e.high - e.low
+    # the 95% percentile interval of a mean is about 2 * 1.96 sigma / sqrt(n) wide
+    assert half == pytest.approx(2 * 1.96 / math.sqrt(x.size), rel=0.15)
+    assert e.covers(2.0)
+    again = stats.bootstrap(np.mean, x, n_boot=500, seed=1)
+    other = stats.bootstrap(np.mean, x, n_boot=500, seed=2)
+    assert (again.low, again.high) == (e.low, e.high)
+    assert (other.low, other.high) != (e.low, e.high)
+
+
+def test_bootstrap_stratified_and_bad_input():
+    a, b = np.zeros(10), np.ones(30)
+    e = stats.bootstrap(lambda x, y: y.mean() - x.mean(), [a, b], n_boot=50, seed=0)
+    assert (e.value, e.low, e.high, e.n) == (1.0, 1.0, 1.0, 40)
+    empty = stats.bootstrap(np.mean, np.array([]), n_boot=10)
+    assert math.isnan(empty.value) and empty.n == 0
+    with pytest.raises(InputError, match="n_boot=0"):
+        stats.bootstrap(np.mean, a, n_boot=0)
+    with pytest.raises(InputError, match="level=1.5"):
+        stats.bootstrap(np.mean, a, level=1.5)
+
+
+def test_fit_line_exact_and_weighted():
+    x = np.arange(6, 12, dtype=float)
+    f = stats.fit_line(x, 3.0 - LN4 * x, yerr=np.full(x.size, 0.1))
+    assert f.slope == pytest.approx(-LN4, abs=1e-12)
+    assert f.intercept == pytest.approx(3.0, abs=1e-11)
+    # slope error of a weighted fit with equal errors s: s / sqrt(sum (x - xbar)^2)
+    assert f.slope_err == pytest.approx(0.1 / math.sqrt(np.sum((x - x.mean()) ** 2)), rel=1e-9)
+    assert math.isnan(stats.fit_line([1.0], [2.0]).slope)
+
+
+def test_wilson_and_mode():
+    lo, hi = stats.wilson_interval(50, 50)
+    assert hi == 1.0 and 0.9 < lo < 0.95
+    assert stats.discrete_mode(np.array([0.5, 0.75, 0.75, np.nan, 1.0])) == 0.75
+
+
+def test_regimes_default_override_and_conflict():
+    r = stats.Regimes()
+    assert [r.of(a) for a in (30, 10, 5, 2, 1, float("nan"))] == [
+        "MBL", "MBL", "intermediate", "thermal", "thermal", "intermediate"]
+    r2 = stats.Regimes(mbl=(5.0,), thermal=(30.0,))
+    assert (r2.of(5), r2.of(30), r2.of(1)) == ("MBL", "thermal", "intermediate")
+    with pytest.raises(InputError, match="alpha=3"):
+        stats.Regimes(mbl=(3.0,), thermal=(3.0,))
+    with pytest.raises(InputError, match="thermal_alpha_max=20"):
+        stats.Regimes(thermal_alpha_max=20.0)
+
+
+# ----------------------------------------------------------------------------- known answers
+
+def test_fractions_known_by_construction(synth, claims):
+    _, truth = synth
+    for key, t in (("R_le_half", truth["frac_R_le_half"]),
+                   ("zjump_bimodal", truth["frac_zjump"]),
+                   ("AB_largest_angle", truth["frac_AB_largest"]),
+                   ("flagged_fraction", truth["frac_flagged"])):
+        c = claims[key]
+        assert c.estimate.value == pytest.approx(t, abs=1e-12), key
+        assert c.estimate.covers(t), key
+        assert c.estimate.low < c.estimate.high, key
+    # counts: all MBL samples with a finite R; headline L only for the resonance claims
+    assert claims["R_le_half"].estimate.n == 5 * 400
+    assert claims["zjump_bimodal"].estimate.n == 400
+    assert claims["zjump_bimodal"].selection == "alpha=30, L=10"
+    assert claims["R_le_half"].extra["max_R"] > 0.5
+    per_L = [g for g in claims["R_le_half"].groups if g["alpha"] == 30.0]
+    assert [g["value"] for g in per_L] == pytest.approx([truth["frac_R_le_half"]] * 5)
+
+
+def test_population_values_are_covered(synth, claims):
+    _, truth = synth
+    kappa = claims["thermal_R_decay"].estimate
+    assert kappa.covers(KAPPA) and kappa.value == pytest.approx(KAPPA, abs=0.03)
+    slope = claims["lnGamma_slope"].estimate
+    assert slope.covers(truth["slope"]) and slope.value == pytest.approx(truth["slope"], abs=0.05)
+    assert claims["median_SABp_SApB"].estimate.covers(truth["median_SABp_SApB"])
+    assert claims["median_SAB_SABp_Z"].estimate.covers(truth["median_SAB_SABp"])
+    assert claims["x_over_L_mode"].estimate.value == pytest.approx(truth["x_mode"][10])
+    assert claims["x_over_L_mode"].estimate.covers(truth["x_mode"][10])
+    modes = {g["L"]: g["value"] for g in claims["x_over_L_mode"].groups}
+    assert modes == pytest.approx(truth["x_mode"])
+
+
+def test_verdicts(claims):
+    v = {k: c.verdict for k, c in claims.items()}
+    assert v == {
+        "R_le_half": "consistent", "thermal_R_decay": "consistent",
+        "zjump_bimodal": "consistent", "median_SABp_SApB": "consistent",
+        "median_SAB_SABp_Z": "consistent", "AB_largest_angle": "consistent",
+        "x_over_L_mode": "consistent", "lnGamma_slope": "consistent",
+        "flagged_fraction": "info",
+    }
+    assert "faster than 4^-L" in claims["lnGamma_slope"].note
+
+
+def test_verdicts_flip_when_the_claim_fails():
+    df, _ = synthetic_table(seed=2, n=100, Ls=(6, 7, 8), n_R_over=20, n_zmid=30,
+                            n_ab_not_largest=40)
+    c = {x.key: x for x in check_claims(df, n_boot=100)}
+    assert c["R_le_half"].estimate.value == pytest.approx(0.8)
+    assert c["R_le_half"].verdict == "inconsistent"
+    assert c["zjump_bimodal"].verdict == "inconsistent"
+    assert c["AB_largest_angle"].verdict == "inconsistent"
+
+
+def test_headline_selection_override(synth):
+    df, truth = synth
+    c = {x.key: x for x in check_claims(df, n_boot=50, L=8)}
+    assert c["x_over_L_mode"].selection == "alpha=30, L=8"
+    assert c["x_over_L_mode"].estimate.value == pytest.approx(truth["x_mode"][8])
+
+
+# ----------------------------------------------------------------------------- robustness
+
+def test_core_columns_only_and_nan():
+    df, _ = synthetic_table(seed=4, n=60, Ls=(6, 7))
+    core = df[["L", "alpha", "Gamma", "Gamma2", "R", "flags"]].copy()
+    core.loc[::7, "R"] = np.nan
+    core.loc[::5, "Gamma"] = np.nan
+    cl = {c.key: c for c in check_claims(core, n_boot=50)}
+    for key in ("zjump_bimodal", "median_SABp_SApB", "median_SAB_SABp_Z", "AB_largest_angle",
+                "x_over_L_mode"):
+        assert cl[key].verdict == "no data" and cl[key].estimate.n == 0
+    assert cl["R_le_half"].estimate.n == int(np.sum((core["alpha"] == 30) & core["R"].notna()))
+    assert math.isfinite(cl["lnGamma_slope"].estimate.value)
+    only_L = pd.DataFrame({"L": [6, 7], "alpha": [30.0, 30.0]})
+    assert all(c.verdict in ("no data", "info") for c in check_claims(only_L, n_boot=10))
+    with pytest.raises(InputError, match="no column 'L'"):
+        check_claims(pd.DataFrame({"R": [0.1]}))
+
+
+def test_write_report_markdown_and_json(tmp_path, synth):
+    df, _ = synth
+    md, js, claims = write_report(df.iloc[::4], tmp_path / "rep", n_boot=100, source="synthetic")
+    data = json.loads(js.read_text())
+    assert [c["key"] for c in data["claims"]] == [c.key for c in claims]
+    assert data["bootstrap"] == {"n_boot": 100, "level": 0.95, "seed": 0,
+                                 "method": "percentile; stratified by L for fits across L"}
+    first = data["claims"][0]
+    for k in ("value", "low", "high", "n", "verdict", "paper", "criterion", "groups"):
+        assert k in first
+    text = md.read_text()
+    assert text == to_markdown(data)
+    assert "| 1 | fraction of MBL samples with R <= 1/2 |" in text
+    assert "## Samples per (alpha, L)" in text
+
+
+def test_report_on_real_samples(tmp_path):
+    df = real_table()
+    md, js, claims = write_report(df, tmp_path, n_boot=100)
+    c = {x.key: x for x in claims}
+    r = df.loc[df["alpha"] == 30, "R"].to_numpy()
+    assert c["R_le_half"].estimate.value == pytest.approx(np.mean(r <= 0.5))
+    assert c["R_le_half"].estimate.n == r.size == 30
+    sub = df[(df["alpha"] == 30) & (df["L"] == 7)]
+    if "zjump_mu_nu" in df.columns:
+        z = sub["zjump_mu_nu"].to_numpy(dtype=float)
+        assert c["zjump_bimodal"].estimate.value == pytest.approx(
+            np.mean(np.minimum(z, 1 - z) <= 0.05))
+    ln = {L: np.log(df.loc[(df["alpha"] == 30) & (df["L"] == L), "Gamma"]).mean()
+          for L in (5, 6, 7)}
+    assert c["lnGamma_slope"].estimate.value == pytest.approx(
+        stats.fit_line(list(ln), list(ln.values()),
+                       [np.log(df.loc[(df["alpha"] == 30) & (df["L"] == L), "Gamma"]).std(
+                           ddof=1) / math.sqrt(10) for L in ln]).slope, rel=1e-9)
+    assert json.loads(js.read_text())["table"]["rows"] == len(df)
+
+
+# ----------------------------------------------------------------------------- loading, CLI
+
+def test_load_table_files_and_errors(tmp_path, synth):
+    df, _ = synth
+    small = df.iloc[:50]
+    small.to_parquet(tmp_path / "t.parquet")
+    small.to_csv(tmp_path / "t.csv", index=False)
+    assert len(load_table(tmp_path / "t.parquet")) == 50
+    assert len(load_table(tmp_path / "t.csv")) == 50
+    with pytest.raises(InputError, match="does not exist"):
+        load_table(tmp_path / "nope")
+    (tmp_path / "t.txt").write_text("x")
+    with pytest.raises(InputError, match="not allowed"):
+        load_table(tmp_path / "t.txt")
+
+
+def test_cli_report(tmp_path, synth, capsys):
+    df, _ = synth
+    df.iloc[::5].to_parquet(tmp_path / "t.parquet")
+    assert main(["report", str(tmp_path / "t.parquet"), "--n-boot", "50",
+                 "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "| 1 | fraction of MBL samples with R <= 1/2 |" in out
+    assert (tmp_path / "o" / "report.md").exists() and (tmp_path / "o" / "report.json").exists()
+    assert main(["report", str(tmp_path / "t.parquet"), "--n-boot", "0"]) == 2
+    assert "--n-boot 0 is not allowed" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "missing")]) == 2

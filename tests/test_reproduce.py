@@ -1,0 +1,119 @@
+"""``reproduce``: presets, the calls made to the ensemble runner, figures and report at the end.
+
+The runner is replaced by a stand-in module ``mbl_avalanche.ensemble`` with the runner's contract
+(``run_ensemble(outdir, L=, alpha=, samples=, seed=, workers=, progress=)`` and
+``load_run(outdir) -> DataFrame``), which computes real samples for ``L <= 6`` only, so that
+the test stays fast; the real runner is exercised by its own tests.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mbl_avalanche.cli import main
+from mbl_avalanche.errors import InputError
+from mbl_avalanche.figures import paper
+from mbl_avalanche.reproduce import PRESETS, Block, estimate_quick_minutes, plan, run_blocks
+
+
+@pytest.fixture
+def fake_runner(monkeypatch):
+    calls = []
+
+    def run_ensemble(outdir, *, L, alpha, samples, seed, workers, progress=None):
+        from mbl_avalanche import FloquetModel, analyze_sample
+
+        calls.append(dict(outdir=Path(outdir), L=list(L), alpha=list(alpha), samples=samples,
+                          seed=seed, workers=workers, progress=progress))
+        Path(outdir).mkdir(parents=True, exist_ok=True)
+        path = Path(outdir) / "table.parquet"
+        old = pd.read_parquet(path) if path.exists() else pd.DataFrame()
+        rows = [analyze_sample(FloquetModel(l, a, seed=seed), k).scalars()
+                for l in L if l <= 6 for a in alpha for k in range(samples)]
+        new = pd.concat([old, pd.DataFrame(rows)], ignore_index=True)
+        if len(new):
+            new = new.drop_duplicates(subset=["L", "alpha", "sample"])
+            new.to_parquet(path)
+
+    def load_run(outdir):
+        path = Path(outdir) / "table.parquet"
+        if not path.exists():
+            raise InputError(f"{outdir} is not a run directory")
+        return pd.read_parquet(path)
+
+    mod = types.ModuleType("mbl_avalanche.ensemble")
+    mod.run_ensemble = run_ensemble
+    mod.load_run = load_run
+    monkeypatch.setitem(sys.modules, "mbl_avalanche.ensemble", mod)
+    return calls
+
+
+def test_presets_match_the_issue():
+    (quick,) = PRESETS["quick"]
+    assert quick.L == (6, 7, 8, 9) and quick.alpha == (30.0, 1.0)
+    # "finishes within 15 minutes on 2 cores", with room for start-up, figures and report
+    assert estimate_quick_minutes(2) < 10
+    paper = PRESETS["paper"]
+    assert max(max(b.L) for b in paper) == 12
+    assert all(b.alpha == (30.0, 1.0) for b in paper)
+    assert next(b for b in paper if 11 in b.L).samples == 10_000
+    assert plan("paper", samples=3) == tuple(Block(b.L, b.alpha, 3, b.subdir) for b in paper)
+    with pytest.raises(InputError, match="preset 'huge'"):
+        plan("huge")
+    with pytest.raises(InputError, match="samples=0"):
+        plan("quick", samples=0)
+
+
+def test_run_blocks_calls_the_runner(tmp_path, fake_runner):
+    dirs = run_blocks(tmp_path, plan("paper", samples=2), seed=5, workers=2)
+    assert dirs == [tmp_path / "L6-11", tmp_path / "L12"]
+    assert [c["L"] for c in fake_runner] == [[6, 7, 8, 9, 10, 11], [12]]
+    assert all(c["seed"] == 5 and c["workers"] == 2 and c["samples"] == 2 for c in fake_runner)
+    with pytest.raises(InputError, match="workers=0"):
+        run_blocks(tmp_path, plan("quick"), workers=0, runner=lambda *a, **k: None)
+
+
+def test_reproduce_quick_end_to_end(tmp_path, fake_runner, capsys, monkeypatch):
+    out = tmp_path / "run"
+    argv = ["reproduce", str(out), "--samples", "6", "--workers", "1", "--n-boot", "50"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "estimated:" in text and "ensemble: 12 samples" in text
+    assert fake_runner[0] == dict(outdir=out, L=[6, 7, 8, 9], alpha=[30.0, 1.0], samples=6,
+                                  seed=20230623, workers=1, progress=None)
+    for name in ("fig2_R.png", "fig2_R.pdf", "lnGamma_vs_L.png"):
+        assert (out / "figures" / name).stat().st_size > 5000
+    assert (out / "report.md").exists() and (out / "report.json").exists()
+    # run again: the same call to the (resumable) runner, nothing duplicated
+    monkeypatch.setattr(paper, "FIGURES", paper.FIGURES[:1])
+    assert main(argv + ["--no-progress"]) == 0
+    assert fake_runner[1]["progress"] is False
+    assert len(pd.read_parquet(out / "table.parquet")) == 12
+
+
+def test_reproduce_paper_layout_and_dry_run(tmp_path, fake_runner, capsys, monkeypatch):
+    monkeypatch.setattr(paper, "FIGURES", paper.FIGURES[:1])
+    assert main(["reproduce", "--preset", "paper", str(tmp_path / "p"), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "L = 6,7,8,9,10,11" in text and "samples = 10000" in text and "L = 12" in text
+    assert fake_runner == [] and not (tmp_path / "p").exists()
+    # the paper layout (one run directory per block) is read back as one table
+    assert main(["reproduce", "--preset", "paper", str(tmp_path / "p"), "--samples", "3",
+                 "--workers", "1", "--n-boot", "20"]) == 0
+    assert (tmp_path / "p" / "L6-11" / "table.parquet").exists()
+    assert (tmp_path / "p" / "figures" / "fig2_R.png").exists()
+    assert main(["report", str(tmp_path / "p"), "--n-boot", "20"]) == 0
+
+
+def test_reproduce_bad_input(tmp_path, fake_runner, capsys):
+    assert main(["reproduce", str(tmp_path), "--workers", "0"]) == 2
+    assert "--workers 0 is not allowed" in capsys.readouterr().err
+    assert main(["reproduce", str(tmp_path), "--samples", "-1"]) == 2
+    (tmp_path / "f").write_text("")
+    assert main(["reproduce", str(tmp_path / "f")]) == 2
+    assert fake_runner == []
