@@ -218,16 +218,17 @@ def _ratio_panel(ax: Any, series: list[tuple[str, np.ndarray, Any]], ref: float,
     if vals.size == 0:
         _no_data(ax, "no data")
         return
-    lo, hi = np.quantile(np.log10(vals), [0.0, 1.0])
-    lo, hi = min(lo, math.log10(ref) - 0.5), max(hi, math.log10(ref) + 0.5)
-    edges = np.linspace(lo, hi, 31)
+    lo, hi = float(np.log10(vals.min())), float(np.log10(vals.max()))
+    lo, hi = min(lo, math.log10(ref) - 0.31), max(hi, math.log10(ref) + 0.31)
+    edges = np.linspace(lo - 0.01, hi + 0.01, 51)
     peak = 0.0
     for label, v, kw in series:
         v = v[np.isfinite(v) & (v > 0)]
         if v.size:
             dens = _log_density(v, edges)
             peak = max(peak, float(dens.max()))
-            ax.stairs(dens, 10**edges, label=f"{label} (n={v.size})", **kw)
+            ax.stairs(dens, 10**edges, label=f"{label} (n={v.size}, median {np.median(v):.4g})",
+                      **kw)
     ax.axvline(ref, color=style.REFERENCE_COLOR, ls="--", lw=0.8)
     ax.set_xscale("log")
     ax.set_xlim(10**edges[0], 10**edges[-1])
@@ -301,7 +302,12 @@ def _angle_panel(ax: Any, sub: pd.DataFrame, title: str) -> str:
         ax.plot(rank[ok], np.maximum(v[ok], floor), ls="none", ms=ms, mfc=mfc,
                 label=f"{label}", zorder=3 if p == "AB" else 2, **kw)
     ax.set_yscale("log")
+    ax.set_ylim(floor / 40, 6.0)
     ax.axhline(math.pi / 2, color=style.REFERENCE_COLOR, ls=":", lw=0.7)
+    if n_floor:
+        ax.axhline(floor, color=style.REFERENCE_COLOR, ls="-", lw=0.4, zorder=1)
+        ax.text(0.99, floor * 1.3, "angle 0", transform=ax.get_yaxis_transform(), ha="right",
+                va="bottom", fontsize=5.5, color=style.REFERENCE_COLOR)
     ax.set_xlabel("sample rank (by AB angle)")
     ax.set_ylabel(r"demixing angle $\phi$ (rad)")
     ax.set_xlim(0, len(order) + 1)
@@ -309,8 +315,8 @@ def _angle_panel(ax: Any, sub: pd.DataFrame, title: str) -> str:
     ang = np.stack([numeric(sub, cols[p]) for p in present], axis=1)
     ok = np.isfinite(ang).all(axis=1)
     frac = float(np.mean(np.argmax(ang[ok], axis=1) == present.index("AB"))) if ok.any() else 0
-    ax.text(0.98, 0.97, f"{title}, n = {len(sub)}\nAB largest: {100 * frac:.0f}%",
-            transform=ax.transAxes, ha="right", va="top", fontsize=6.8)
+    ax.set_title(f"{title} (n = {len(sub)}): AB angle largest in {100 * frac:.0f}%",
+                 fontsize=7.5)
     handles, labels = ax.get_legend_handles_labels()
     order = [labels.index(style.PAIR_LABEL[p]) for p in style.PAIR_STYLE
              if style.PAIR_LABEL[p] in labels]
@@ -465,7 +471,7 @@ def fig_zjump(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
             nmax = max(nmax, v.size)
             ax.stairs(h / v.size, edges, color=col, lw=1.1, label=f"L = {L} (n = {v.size})")
         ax.set_yscale("log")
-        ax.set_ylim(0.5 / nmax, 30)
+        ax.set_ylim(0.5 / nmax, 4)
         ax.set_xlim(-0.02, 1.02)
         ax.set_xlabel(r"$Z_\mathrm{jump}(\mu,\nu)$")
         ax.set_ylabel("fraction of samples")
