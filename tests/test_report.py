@@ -1,4 +1,4 @@
-"""Report and statistics: known answers on synthetic tables, bootstrap intervals, robustness, CLI."""
+"""Report and statistics: known answers on synthetic tables, bootstrap intervals, robustness."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_bootstrap_stratified_and_bad_input():
     assert math.isnan(empty.value) and empty.n == 0
     with pytest.raises(InputError, match="n_boot=0"):
         stats.bootstrap(np.mean, a, n_boot=0)
-    with pytest.raises(InputError, match="level=1.5"):
+    with pytest.raises(InputError, match=r"level=1\.5"):
         stats.bootstrap(np.mean, a, level=1.5)
 
 
@@ -117,9 +117,12 @@ def test_fractions_known_by_construction(synth, claims):
 def test_population_values_are_covered(synth, claims):
     _, truth = synth
     kappa = claims["thermal_R_decay"].estimate
-    assert kappa.covers(KAPPA) and kappa.value == pytest.approx(KAPPA, abs=0.03)
+    assert kappa.covers(KAPPA) and kappa.high - kappa.low < 0.1
     slope = claims["lnGamma_slope"].estimate
-    assert slope.covers(truth["slope"]) and slope.value == pytest.approx(truth["slope"], abs=0.05)
+    assert slope.covers(truth["slope"]) and slope.high - slope.low < 0.25
+    assert claims["lnGamma_slope"].selection == "alpha=30, L=8..10"
+    all_L = next(g for g in claims["lnGamma_slope"].groups if g["L"] == "6-10")
+    assert all_L["low"] <= truth["slope"] <= all_L["high"] and all_L["n"] == 2000
     assert claims["median_SABp_SApB"].estimate.covers(truth["median_SABp_SApB"])
     assert claims["median_SAB_SABp_Z"].estimate.covers(truth["median_SAB_SABp"])
     assert claims["x_over_L_mode"].estimate.value == pytest.approx(truth["x_mode"][10])
@@ -194,7 +197,7 @@ def test_write_report_markdown_and_json(tmp_path, synth):
 
 def test_report_on_real_samples(tmp_path):
     df = real_table()
-    md, js, claims = write_report(df, tmp_path, n_boot=100)
+    _, js, claims = write_report(df, tmp_path, n_boot=100)
     c = {x.key: x for x in claims}
     r = df.loc[df["alpha"] == 30, "R"].to_numpy()
     assert c["R_le_half"].estimate.value == pytest.approx(np.mean(r <= 0.5))

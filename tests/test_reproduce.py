@@ -70,8 +70,8 @@ def test_presets_match_the_issue():
 
 
 def test_run_blocks_calls_the_runner(tmp_path, fake_runner):
-    dirs = run_blocks(tmp_path, plan("paper", samples=2), seed=5, workers=2)
-    assert dirs == [tmp_path / "L6-11", tmp_path / "L12"]
+    done = run_blocks(tmp_path, plan("paper", samples=2), seed=5, workers=2)
+    assert [d for d, _ in done] == [tmp_path, tmp_path]
     assert [c["L"] for c in fake_runner] == [[6, 7, 8, 9, 10, 11], [12]]
     assert all(c["seed"] == 5 and c["workers"] == 2 and c["samples"] == 2 for c in fake_runner)
     with pytest.raises(InputError, match="workers=0"):
@@ -83,6 +83,7 @@ def test_reproduce_quick_end_to_end(tmp_path, fake_runner, capsys, monkeypatch):
     argv = ["reproduce", str(out), "--samples", "6", "--workers", "1", "--n-boot", "50"]
     assert main(argv) == 0
     text = capsys.readouterr().out
+    assert "samples failed" not in text
     assert "estimated:" in text and "ensemble: 12 samples" in text
     assert fake_runner[0] == dict(outdir=out, L=[6, 7, 8, 9], alpha=[30.0, 1.0], samples=6,
                                   seed=20230623, workers=1, progress=None)
@@ -91,7 +92,7 @@ def test_reproduce_quick_end_to_end(tmp_path, fake_runner, capsys, monkeypatch):
     assert (out / "report.md").exists() and (out / "report.json").exists()
     # run again: the same call to the (resumable) runner, nothing duplicated
     monkeypatch.setattr(paper, "FIGURES", paper.FIGURES[:1])
-    assert main(argv + ["--no-progress"]) == 0
+    assert main([*argv, "--no-progress"]) == 0
     assert fake_runner[1]["progress"] is False
     assert len(pd.read_parquet(out / "table.parquet")) == 12
 
@@ -102,12 +103,45 @@ def test_reproduce_paper_layout_and_dry_run(tmp_path, fake_runner, capsys, monke
     text = capsys.readouterr().out
     assert "L = 6,7,8,9,10,11" in text and "samples = 10000" in text and "L = 12" in text
     assert fake_runner == [] and not (tmp_path / "p").exists()
-    # the paper layout (one run directory per block) is read back as one table
+    # both blocks go into one run directory
     assert main(["reproduce", "--preset", "paper", str(tmp_path / "p"), "--samples", "3",
                  "--workers", "1", "--n-boot", "20"]) == 0
-    assert (tmp_path / "p" / "L6-11" / "table.parquet").exists()
+    assert [c["outdir"] for c in fake_runner] == [tmp_path / "p"] * 2
     assert (tmp_path / "p" / "figures" / "fig2_R.png").exists()
-    assert main(["report", str(tmp_path / "p"), "--n-boot", "20"]) == 0
+
+
+def test_folder_of_runs_and_failed_samples(tmp_path, fake_runner, capsys):
+    """A folder of run directories is read as one table; failed samples are left out."""
+    import mbl_avalanche.ensemble as ens
+
+    ens.run_ensemble(tmp_path / "a", L=[5], alpha=[30.0], samples=3, seed=1, workers=1)
+    ens.run_ensemble(tmp_path / "b", L=[6], alpha=[30.0], samples=2, seed=1, workers=1)
+    b = pd.read_parquet(tmp_path / "b" / "table.parquet")
+    b["status"] = ["ok", "failed"]
+    b.to_parquet(tmp_path / "b" / "table.parquet")
+    from mbl_avalanche.report import load_table
+
+    df = load_table(tmp_path)
+    assert sorted(zip(df["L"], df["sample"], strict=True)) == [(5, 0), (5, 1), (5, 2), (6, 0)]
+    assert main(["report", str(tmp_path), "--n-boot", "20"]) == 0
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty")]) == 2
+    assert "holds no finished samples" in capsys.readouterr().err
+
+
+def test_interrupted_run_stops_before_figures(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def runner(outdir, **kw):
+        calls.append(kw)
+        return types.SimpleNamespace(interrupted=True, computed_failed=0)
+
+    mod = types.ModuleType("mbl_avalanche.ensemble")
+    mod.run_ensemble = runner
+    monkeypatch.setitem(sys.modules, "mbl_avalanche.ensemble", mod)
+    assert main(["reproduce", "--preset", "paper", str(tmp_path / "r")]) == 130
+    assert len(calls) == 1 and "run the same command again" in capsys.readouterr().out
+    assert not (tmp_path / "r" / "figures").exists()
 
 
 def test_reproduce_bad_input(tmp_path, fake_runner, capsys):

@@ -656,9 +656,17 @@ def load_table(path: str | Path) -> pd.DataFrame:
     * a folder whose sub-folders are run directories (as ``reproduce --preset paper`` makes):
       their tables concatenated.
 
+    Samples recorded as failed (a ``status`` column other than ``"ok"``) are left out.
     Raises :class:`InputError` if nothing is found.
     """
-    p = Path(path)
+    df = _read_table(Path(path))
+    if "status" in df.columns:
+        st = df["status"]
+        df = df[st.isna() | (st.astype(str) == "ok")].reset_index(drop=True)
+    return df
+
+
+def _read_table(p: Path) -> pd.DataFrame:
     if not p.exists():
         raise InputError(f"OUTDIR={str(p)!r} does not exist: give a run directory or a table file")
     if p.is_file():

@@ -16,9 +16,11 @@ Presets
 ``paper``
     The paper-scale grid: ``L = 6..11`` with 10^4 samples (the paper's Fig. 4 uses L = 11 and
     10^4 samples), and ``L = 12`` with 2000 samples, at ``alpha = 30, 1``: of order 10^3
-    core-hours, for a workstation or a cluster.  Each block is its own run directory
-    (``OUTDIR/L6-11``, ``OUTDIR/L12``), so each can also be run on a cluster with
-    ``mbl-avalanche run`` and the same arguments.
+    core-hours, for a workstation or a cluster.  Both blocks go into the one run directory
+    ``OUTDIR`` (the runner accepts new grid points in an existing run with the same seed), so
+    they can equally be computed on a cluster with ``mbl-avalanche run OUTDIR --L ... --alpha
+    ... --samples ...`` (SLURM shards or Dask) and then drawn with ``mbl-avalanche figures`` /
+    ``report``, or by running ``reproduce`` again, which then only draws.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ SECONDS_PER_SAMPLE = {2: 0.002, 3: 0.002, 4: 0.003, 5: 0.005, 6: 0.012, 7: 0.05,
 class Block:
     """One grid block: every ``(L, alpha)`` pair gets ``samples`` samples (indices 0..N-1).
 
-    ``subdir`` is the run directory below ``OUTDIR`` (``""``: ``OUTDIR`` itself).
+    ``subdir`` is the run directory below ``OUTDIR`` (``""``: ``OUTDIR`` itself; a folder of run
+    directories is read back as one table by :func:`mbl_avalanche.report.load_table`).
     """
 
     L: tuple[int, ...]
@@ -66,8 +69,8 @@ def seconds_per_sample(L: int) -> float:
 PRESETS: dict[str, tuple[Block, ...]] = {
     "quick": (Block(L=(6, 7, 8, 9), alpha=(30.0, 1.0), samples=250),),
     "paper": (
-        Block(L=(6, 7, 8, 9, 10, 11), alpha=(30.0, 1.0), samples=10_000, subdir="L6-11"),
-        Block(L=(12,), alpha=(30.0, 1.0), samples=2_000, subdir="L12"),
+        Block(L=(6, 7, 8, 9, 10, 11), alpha=(30.0, 1.0), samples=10_000),
+        Block(L=(12,), alpha=(30.0, 1.0), samples=2_000),
     ),
 }
 
@@ -119,8 +122,11 @@ def run_blocks(
     workers: int = 1,
     progress: bool | None = None,
     runner: Callable[..., Any] | None = None,
-) -> list[Path]:
-    """Run every block with the ensemble runner; return the run directories.
+) -> list[tuple[Path, Any]]:
+    """Run every block with the ensemble runner; return ``(run directory, runner's summary)``.
+
+    Stops after a block whose summary says ``interrupted`` (Ctrl-C): what finished is kept and
+    the same call continues it.
 
     Parameters
     ----------
@@ -155,8 +161,10 @@ def run_blocks(
                                       seed=int(seed), workers=int(workers))
         if progress is not None:
             kwargs["progress"] = progress
-        runner(d, **kwargs)
-        dirs.append(d)
+        summary = runner(d, **kwargs)
+        dirs.append((d, summary))
+        if getattr(summary, "interrupted", False):
+            break
     return dirs
 
 

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Runs the preset's (L, alpha) grid with the ensemble runner (resumable: run "
         "it again to continue), then writes OUTDIR/figures/*.png|pdf and OUTDIR/report.md|json. "
         "quick: L = 6..9, alpha = 30 and 1, 250 samples each (about 6 minutes on 2 cores). "
-        "paper: L = 6..11 with 10^4 samples and L = 12 with 2000, for a workstation or cluster.",
+        "paper: L = 6..11 with 10^4 samples and L = 12 with 2000 (one run directory), for a "
+        "workstation or cluster.",
     )
     add_table_arguments(p)
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick",
@@ -57,9 +58,16 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     t0 = time.perf_counter()
-    run_blocks(out, blocks, seed=args.seed, workers=workers,
-               progress=False if args.no_progress else None)
+    done = run_blocks(out, blocks, seed=args.seed, workers=workers,
+                      progress=False if args.no_progress else None)
     t_run = time.perf_counter() - t0
+    failed = sum(int(getattr(s, "computed_failed", 0) or 0) for _, s in done)
+    if failed:
+        print(f"warning: {failed} samples failed (see mbl-avalanche status; rerun with "
+              "mbl-avalanche run --retry-failed)")
+    if any(getattr(s, "interrupted", False) for _, s in done):
+        print("interrupted: finished samples are kept; run the same command again to continue")
+        return 130
     from ..report import load_table
 
     df = load_table(out)
