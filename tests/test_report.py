@@ -12,7 +12,15 @@ import pytest
 from mbl_avalanche import stats
 from mbl_avalanche.cli import main
 from mbl_avalanche.errors import InputError
-from mbl_avalanche.report import LN4, check_claims, load_table, to_markdown, write_report
+from mbl_avalanche.report import (
+    LN4,
+    check_claims,
+    load_table,
+    to_markdown,
+    verdict_at_least,
+    verdict_within,
+    write_report,
+)
 from synthetic_tables import KAPPA, synthetic_table
 
 
@@ -141,6 +149,20 @@ def test_verdicts(claims):
         "flagged_fraction": "info",
     }
     assert "faster than 4^-L" in claims["lnGamma_slope"].note
+
+
+def test_verdict_rules():
+    def e(v, lo, hi, n=100):
+        return stats.Estimate(v, lo, hi, n, 0.95, 100)
+
+    assert verdict_at_least(e(0.9, 0.85, 0.95), 0.8) == "consistent"
+    assert verdict_at_least(e(0.75, 0.6, 0.85), 0.8) == "inconclusive"
+    assert verdict_at_least(e(0.6, 0.5, 0.7), 0.8) == "inconsistent"
+    assert verdict_at_least(e(0.9, 0.85, 0.95, n=5), 0.8) == "inconclusive"
+    assert verdict_within(e(1.0, 0.9, 1.1), 0.8, 1.25) == "consistent"
+    assert verdict_within(e(1.3, 1.2, 1.4), 0.8, 1.25) == "inconclusive"
+    assert verdict_within(e(1.5, 1.4, 1.6), 0.8, 1.25) == "inconsistent"
+    assert verdict_within(e(0.5, 0.4, 0.6), 0.8, 1.25) == "inconsistent"
 
 
 def test_verdicts_flip_when_the_claim_fails():

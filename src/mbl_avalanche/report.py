@@ -4,7 +4,9 @@
 the keys of :meth:`mbl_avalanche.analysis.SampleResult.scalars` as columns).  Each claim states
 what the paper says, the number measured on the run with its sample count and a bootstrap
 percentile interval (:func:`mbl_avalanche.stats.bootstrap`, explicit seed), a breakdown per
-``(alpha, L)`` and a verdict against an explicit, documented criterion:
+``(alpha, L)`` and a verdict against an explicit, documented criterion: *consistent* when the
+measured value meets it, *inconsistent* when the whole interval misses it, *inconclusive* in
+between or with fewer than :data:`MIN_SAMPLES` samples:
 
 ``R_le_half``
     Fraction of MBL samples with ``R <= 1/2`` (paper Fig. 2: "R never exceeds 0.5").
@@ -78,7 +80,30 @@ LNGAMMA_REL_TOL = 0.25
 #: criterion concerns the trend at large L); fits over all L are in the breakdown.
 LNGAMMA_TOP_L = 3
 
+#: Below this many samples a verdict is "inconclusive" whatever the numbers.
+MIN_SAMPLES = 10
+
 PAIRS = ("AB", "ApB", "ABp", "ApBp")
+
+
+def verdict_at_least(est: Estimate, threshold: float) -> str:
+    """``consistent`` if the value is at least ``threshold``; ``inconsistent`` if the whole
+    interval is below it; otherwise (or with fewer than :data:`MIN_SAMPLES`) ``inconclusive``."""
+    if est.n < MIN_SAMPLES or not math.isfinite(est.value):
+        return "inconclusive"
+    if est.value >= threshold:
+        return "consistent"
+    return "inconsistent" if est.high < threshold else "inconclusive"
+
+
+def verdict_within(est: Estimate, lo: float, hi: float) -> str:
+    """``consistent`` if the value lies in ``[lo, hi]``; ``inconsistent`` if the whole interval
+    lies outside; otherwise (or with fewer than :data:`MIN_SAMPLES`) ``inconclusive``."""
+    if est.n < MIN_SAMPLES or not math.isfinite(est.value):
+        return "inconclusive"
+    if lo <= est.value <= hi:
+        return "consistent"
+    return "inconsistent" if (est.high < lo or est.low > hi) else "inconclusive"
 
 
 @dataclass
@@ -100,7 +125,8 @@ class Claim:
     estimate : Estimate
         Headline value with bootstrap interval and sample count.
     verdict : str
-        ``"consistent"``, ``"inconsistent"``, ``"info"`` or ``"no data"``.
+        ``"consistent"``, ``"inconsistent"``, ``"inconclusive"``, ``"info"`` or ``"no data"``
+        (see :func:`verdict_at_least` and :func:`verdict_within`).
     groups : list of dict
         Breakdown (per alpha and/or L, or per case): value, low, high, n and labels.
     note : str
@@ -208,7 +234,7 @@ def claim_R_le_half(c: _Ctx) -> Claim:
     for (a, L), g in d[ok].groupby(["alpha", "L"]):
         gi = (numeric(g, "R") <= 0.5).astype(float)
         groups.append(_group_row(c.boot(_mean, gi), alpha=float(a), L=int(L)))
-    verdict = "consistent" if est.value >= R_HALF_MIN_FRACTION else "inconsistent"
+    verdict = verdict_at_least(est, R_HALF_MIN_FRACTION)
     rmax = float(np.max(r[ok]))
     return Claim(
         key, title, paper, crit, "all MBL samples (all L)", est, verdict, groups,
@@ -255,13 +281,16 @@ def claim_thermal_decay(c: _Ctx) -> Claim:
         return _nodata(key, title, paper, crit, "needs thermal samples at >= 2 values of L",
                        c.level, c.n_boot)
     a, est, Ls = heads["thermal"]
-    verdict = "consistent" if est.low > 0 else "inconsistent"
+    verdict = ("consistent" if est.low > 0 else "inconsistent" if est.high < 0
+               else "inconclusive")
+    if est.n < MIN_SAMPLES:
+        verdict = "inconclusive"
     note = ""
     if "MBL" in heads and math.isfinite(heads["MBL"][1].value):
         am, em, _ = heads["MBL"]
         note = f"MBL alpha={am:g}: kappa = {em.format('.3g')}"
-        if not est.value > abs(em.value):
-            verdict = "inconsistent"
+        if verdict == "consistent" and not est.value > abs(em.value):
+            verdict = "inconsistent" if est.high < abs(em.value) else "inconclusive"
     return Claim(key, title, paper, crit, f"thermal alpha={a:g}, L={min(Ls)}..{max(Ls)}", est,
                  verdict, groups, note=note)
 
@@ -299,7 +328,7 @@ def _fraction_claim(c: _Ctx, key: str, title: str, paper: str, crit: str, col: s
     if ind.size == 0:
         return _nodata(key, title, paper, crit, f"no data at L={L}", c.level, c.n_boot)
     est = c.boot(_mean, ind)
-    verdict = "consistent" if est.value >= threshold else "inconsistent"
+    verdict = verdict_at_least(est, threshold)
     note = note_fn(head) if note_fn else ""
     return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={L}", est, verdict, groups,
                  note=note)
@@ -323,7 +352,7 @@ def _median_claim(c: _Ctx, key: str, title: str, paper: str, col: str, target: f
             groups.append(_group_row(c.boot(_median, v), alpha=c.alpha, L=int(Lg)))
     v = finite(numeric(sub[sub["L"] == L], col))
     est = c.boot(_median, v)
-    verdict = "consistent" if lo_t <= est.value <= hi_t else "inconsistent"
+    verdict = verdict_within(est, lo_t, hi_t)
     return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={L}" + (", Z case" * z_only),
                  est, verdict, groups)
 
@@ -400,7 +429,7 @@ def claim_x_mode(c: _Ctx) -> Claim:
                                      mean=float(v.mean())))
     v = finite(numeric(sub[sub["L"] == L], col))
     est = c.boot(stats.discrete_mode, v)
-    verdict = "consistent" if abs(est.value - 0.8) <= X_MODE_TOL else "inconsistent"
+    verdict = verdict_within(est, 0.8 - X_MODE_TOL, 0.8 + X_MODE_TOL)
     n_none = int(np.sum(~np.isfinite(numeric(sub[sub["L"] == L], col))))
     note = f"mean x/L = {v.mean():.3g}" + (f"; {n_none} samples without x" if n_none else "")
     return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={L}", est, verdict, groups,
@@ -447,7 +476,7 @@ def claim_lnGamma_slope(c: _Ctx) -> Claim:
         return _nodata(key, title, paper, crit, "needs MBL samples with Gamma > 0 at >= 2 L",
                        c.level, c.n_boot)
     est, Ls = head
-    verdict = "consistent" if abs(est.value / LN4 + 1) <= LNGAMMA_REL_TOL else "inconsistent"
+    verdict = verdict_within(est, -LN4 * (1 + LNGAMMA_REL_TOL), -LN4 * (1 - LNGAMMA_REL_TOL))
     if est.high < -LN4:
         where = "Gamma falls faster than 4^-L (interval below -ln 4): stable to avalanches"
     elif est.low > -LN4:

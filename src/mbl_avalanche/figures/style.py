@@ -13,6 +13,7 @@ paper: AB red, A'B grey crosses, AB' grey dots, A'B' blue.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -134,9 +135,16 @@ def save(fig: Figure, outdir: str | Path, stem: str,
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for fmt in formats:
-        path = outdir / f"{stem}.{fmt}"
-        meta = {"CreationDate": None} if fmt == "pdf" else {}
-        fig.savefig(path, format=fmt, metadata=meta)
-        paths.append(path)
+    # fontTools warns about DejaVu's font timestamps when embedding them in PDF: noise
+    ft_log = logging.getLogger("fontTools")
+    level = ft_log.level
+    ft_log.setLevel(logging.ERROR)
+    try:
+        for fmt in formats:
+            path = outdir / f"{stem}.{fmt}"
+            meta = {"CreationDate": None} if fmt == "pdf" else {}
+            fig.savefig(path, format=fmt, metadata=meta)
+            paths.append(path)
+    finally:
+        ft_log.setLevel(level)
     return paths
