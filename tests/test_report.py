@@ -265,3 +265,15 @@ def test_cli_report(tmp_path, synth, capsys):
     assert main(["report", str(tmp_path / "t.parquet"), "--n-boot", "0"]) == 2
     assert "--n-boot 0 is not allowed" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing")]) == 2
+
+
+def test_AB_largest_among_trusted_angles_only():
+    df, truth = synthetic_table(seed=5, n=100, Ls=(6, 7), n_ab_not_largest=30)
+    for p in ("AB", "ApB", "ABp", "ApBp"):
+        df[f"trusted_{p}"] = True
+    bad = (df["alpha"] == 30) & (df["angle_ApBp"] > df["angle_AB"])
+    df.loc[bad, "trusted_ApBp"] = False
+    c = {x.key: x for x in check_claims(df, n_boot=50)}["AB_largest_angle"]
+    assert c.estimate.value == pytest.approx(truth["frac_AB_largest"])
+    assert c.extra["trusted_only"]["value"] == 1.0
+    assert c.extra["trusted_only"]["n"] == 70

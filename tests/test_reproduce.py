@@ -79,6 +79,8 @@ def test_run_blocks_calls_the_runner(tmp_path, fake_runner):
 
 
 def test_reproduce_quick_end_to_end(tmp_path, fake_runner, capsys, monkeypatch):
+    keep = ("fig2_R", "fig4_resonant_set", "lnGamma_vs_L")  # all figures: tests/test_figures.py
+    monkeypatch.setattr(paper, "FIGURES", tuple(f for f in paper.FIGURES if f[0] in keep))
     out = tmp_path / "run"
     argv = ["reproduce", str(out), "--samples", "6", "--workers", "1", "--n-boot", "50"]
     assert main(argv) == 0

@@ -407,6 +407,15 @@ def claim_AB_largest(c: _Ctx) -> Claim:
                 e = c.boot(_mean, ind)
                 cl.groups.append(_group_row(e, alpha=c.alpha, L=int(L), case=name))
                 parts.append(f"{name} case {e.format('.3g')} (n={e.n})")
+        trusted = [f"trusted_{p}" for p in PAIRS if f"trusted_{p}" in head.columns]
+        if len(trusted) == len(PAIRS):
+            ok = head[trusted].fillna(False).astype(bool).all(axis=1).to_numpy()
+            ind = _ab_largest(head[ok])
+            if ind.size:
+                e = c.boot(_mean, ind)
+                parts.append(f"only samples whose four angles are trusted (splitting resolves "
+                             f"the angle): {e.format('.3g')} (n={e.n} of {len(head)})")
+                cl.extra["trusted_only"] = e.to_dict()
         cl.note = "; ".join(parts)
     return cl
 

@@ -512,7 +512,7 @@ def fig_lnGamma(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
         unique_regime = sum(r == reg for r in regime_of.values()) == 1
         col = base.get(reg) if unique_regime else style.sequential_colors(len(alphas))[i]
         fit = stats.fit_line(Ls, means, sems if np.isfinite(sems).any() else None)
-        slope = (f": slope {fit.slope:.2f} ± {fit.slope_err:.2f}"
+        slope = (f": slope {fit.slope:.2f} ± {fit.slope_err:.2f}".replace("-", "\u2212")
                  if math.isfinite(fit.slope) else "")
         ax.errorbar(Ls, means, yerr=np.nan_to_num(sems), fmt=markers[i % len(markers)],
                     color=col, ms=3.5, lw=0.9, zorder=3,
