@@ -88,7 +88,7 @@ MAX_L = 6
 #: Largest chain length for which the dense channel is built by default (spectral ``rho(t)``).
 SPECTRAL_MAX_L = 5
 #: Default coupling values of :func:`gamma_sweep` (one per decade).
-DEFAULT_SWEEP_GAMMAS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+DEFAULT_SWEEP_GAMMAS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
 
 Method = Literal["auto", "spectral", "step"]
 
@@ -789,6 +789,8 @@ class DynamicsResult:
             late_rate=tr.late_rate(), late_rate_over_r1=tr.late_rate() / m.r1,
             reconstruction_error=tr.reconstruction_error,
             site_relaxation_times=[float(x) for x in tr.relaxation_times()],
+            # first order: coherences decay at >= 2 gamma, populations at 3 gamma Gamma_k
+            population_mode_slowest_first_order=bool(3.0 * ch.Gamma < 2.0),
         )
         if self.sweep is not None:
             out["sweep"] = self.sweep.records()
@@ -814,10 +816,10 @@ def run_dynamics(
     if not (n_relax > 0 and math.isfinite(n_relax)):
         raise InputError(f"n_relax={n_relax!r} is not allowed: it must be a finite number > 0")
     t_max = n_relax / modes.r1 if modes.r1 > 0 else n_relax / ch.gamma
-    if t_max > 5e7:
+    if not t_max < 1e15:
         raise InputError(
             f"t_max = {t_max:.3g} periods is not allowed: r_1 = {modes.r1:.3g} is too small for "
-            f"{n_relax:g}/r_1 periods (at most 5e7); raise gamma or lower n_relax"
+            f"{n_relax:g}/r_1 periods (at most 1e15); raise gamma or lower n_relax"
         )
     if (method == "auto" and ch.L > SPECTRAL_MAX_L) or method == "step":
         if t_max > 2e6:

@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--modes", type=int, default=4, help="slow modes to compute (default 4)")
     p.add_argument(
         "--sweep", nargs="*", type=float, metavar="GAMMA", default=None,
-        help="also sweep gamma (default values 1e-1 .. 1e-6) and tabulate r_1/(3 gamma) vs Gamma",
+        help="also sweep gamma (default values 1e-1 .. 1e-8) and tabulate r_1/(3 gamma) vs Gamma",
     )
     p.add_argument("--plot", metavar="OUT.png", help="write <Z_i>(t) (and the sweep) to this file")
     p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
@@ -113,6 +113,11 @@ def format_summary(res: DynamicsResult) -> str:
             f"site {i + 1}: {t:.4g}" for i, t in enumerate(d["site_relaxation_times"])
         ),
     ]
+    if not d["population_mode_slowest_first_order"]:
+        lines.append(
+            "  note: Gamma >= 2/3, so coherences |m><n| (first-order rates >= 2 gamma) may decay "
+            "slower than this population mode"
+        )
     if tr.method == "spectral":
         lines.append(f"    eigenbasis reconstruction error {tr.reconstruction_error:.1e}")
     if res.sweep is not None:
