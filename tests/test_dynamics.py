@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from conftest import haar_unitary
+from conftest import haar_unitary, planted_unitary
 from mbl_avalanche import FloquetModel, InputError
 from mbl_avalanche.cli import main
 from mbl_avalanche.dynamics import (
@@ -160,6 +160,21 @@ def test_weak_coupling_limit_error_proportional_to_gamma(L, alpha, sample):
     assert errs[1e-7] / 1e-7 == pytest.approx(-1.0, abs=0.01)
     assert sw.slope() == pytest.approx(1.0, abs=0.05)
     assert "r_1/(3 gamma)" in sw.table()
+
+
+def test_population_mode_is_the_slowest_mode_of_all_even_when_thermal_or_degenerate():
+    rng = np.random.default_rng(3)
+    # a Haar (thermal) unitary, Gamma ~ 0.6-0.8, and one with a planted splitting 1e-9 << gamma
+    u_planted = planted_unitary(16, 1e-9, rng)[0]
+    for u in (haar_unitary(8, rng), u_planted):
+        ch = Channel(u, 1e-4)
+        modes = ch.slow_modes()
+        w = ch.eigenvalues()  # by descending modulus; w[0] = 1
+        assert abs(w[0] - 1) < 1e-12
+        assert -np.log(abs(w[1])) == pytest.approx(modes.r1, rel=1e-8)
+    # the weak-coupling limit needs gamma << the splittings: here it is visibly off
+    rel = modes.r1_over_3gamma / ch.Gamma - 1
+    assert abs(rel) > 100 * ch.gamma
 
 
 def test_weak_coupling_limit_fails_at_large_gamma():
