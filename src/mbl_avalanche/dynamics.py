@@ -30,9 +30,10 @@ Which eigenvalue is ``r_1``
 The paper defines ``tau_S = tau_1`` as the eigenoperator of the largest eigenvalue other than 1 and
 ``r_S = Re(r_1)``.  Near ``gamma = 0`` *every* eigenvalue is close to the unit circle: the
 coherences ``|m><n|`` have eigenvalues ``exp(i(theta_m - theta_n)) (1 - O(gamma))`` and decay at
-``2 gamma .. 4 gamma`` (first order; ``4 gamma (1 - <Pi>)`` with ``<Pi> <= 1/2`` for a single
-``|m><n|``), while the populations ``|n><n|`` relax at ``3 gamma Gamma_k``.  A Krylov method with
-"largest magnitude" cannot separate them (the spectrum lies in an annulus of width ``4 gamma``).
+``2 gamma .. 4 gamma`` (first order, for splittings ``|theta_m - theta_n| >> gamma``; ``4 gamma
+(1 - <Pi>)`` with ``<Pi> <= 1/2`` for a single ``|m><n|``), while the populations ``|n><n|``
+relax at ``3 gamma Gamma_k``.  A Krylov method with "largest magnitude" cannot separate them
+(the spectrum lies in an annulus of width ``4 gamma``).
 We therefore use **shift-invert** around ``sigma = 1 + gamma`` (just outside the unit disc): the
 eigenvalues nearest ``sigma`` are the population (relaxation) modes, ``|lambda - sigma| ~ gamma (1 +
 3 Gamma_k)``, while a coherence sits at ``|lambda - sigma| >~ |theta_m - theta_n|``.  Each
@@ -40,9 +41,9 @@ returned eigenoperator ``x`` is classified by its *population weight* ``sum_n |x
 sum_mn |x_mn|**2`` in the eigenbasis of ``U``; ``r_1`` is the slowest mode with population weight
 above 1/2 (its eigenvalue is real: the channel preserves hermiticity and the first-order
 population eigenvalues are real and simple).  Its overlap with the weak-coupling ``tau_S`` is
-reported.  When ``Gamma < 2/3`` (every MBL-like sample) this population mode is also the slowest
-mode of all, i.e. the paper's ``tau_1``; :meth:`Channel.eigenvalues` (dense, ``L <= 5``) lets one
-check that on a sample, and the tests do.
+reported.  When ``Gamma < 2/3`` (every MBL-like sample; a sufficient condition) this population
+mode is also the slowest mode of all, i.e. the paper's ``tau_1``; :meth:`Channel.eigenvalues`
+(dense, ``L <= 5``) lets one check that on a sample, and the tests do (also on thermal samples).
 
 How fast the limit is reached
 -----------------------------
@@ -60,8 +61,9 @@ V^dagger (k x 1_L) V / sqrt 2`` (so ``Pi~ = Q Q^dagger``), so the Woodbury ident
 the ``4**(L-1)`` capacitance matrix ``1/b + Q^dagger (phi / A) Q`` (16 MiB at ``L = 6``), built
 from ``N x N`` products without forming ``Q``.  The steady state (the identity, both a left and a
 right eigenvector: the channel is unital and trace preserving) is projected out.  The rate is
-taken as ``r = -log(1 + d)`` from ``d = lambda - 1 = gamma + 1/mu`` (``mu`` the shift-inverted
-eigenvalue), so ``r`` keeps its relative precision even at ``gamma = 1e-7``.
+taken as ``r = -log(1 + d)`` from ``d = lambda - 1 = eta + 1/mu`` (``sigma = 1 + eta``, ``eta =
+gamma`` by default; ``mu`` the shift-inverted eigenvalue) and ``A`` is formed as ``-(eta + b + a (1
+- phi))`` from small quantities, so ``r`` keeps its relative precision down to ``gamma = 1e-8``.
 
 Memory: the dense ``4**L x 4**L`` channel (only for the spectral decomposition of ``rho(t)`` and for
 checks) is 16 MiB at ``L = 5`` and 256 MiB at ``L = 6``; its eigendecomposition takes seconds at
