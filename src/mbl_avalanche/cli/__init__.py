@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ..errors import InputError
 
 #: Subcommand modules, in the order they are listed by ``--help``.
-COMMAND_MODULES = ("sample", "inspect")
+COMMAND_MODULES = ("sample", "inspect", "dynamics")
 
 
 class _Parser(argparse.ArgumentParser):
