@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ..errors import InputError
 
 #: Subcommand modules, in the order they are listed by ``--help``.
-COMMAND_MODULES = ("sample",)
+COMMAND_MODULES = ("sample", "run", "table", "status", "slurm_script")
 
 
 class _Parser(argparse.ArgumentParser):
