@@ -136,6 +136,13 @@ class DaskExecutor:
                 raise InputError(f"dask_scheduler={address!r} is not reachable: {exc}") from None
         self._futures: list[Any] = []
 
+    def n_workers(self) -> int:
+        """Worker threads of the cluster now (for the summary; clusters may scale)."""
+        try:
+            return int(sum(self.client.nthreads().values()))
+        except Exception:  # the summary must not stop a run
+            return 0
+
     def run(self, fn: Callable[[TaskSpec], TaskOutput], specs: Sequence[TaskSpec]
             ) -> Iterator[Result]:
         from distributed import as_completed
@@ -146,7 +153,7 @@ class DaskExecutor:
             fut = self.client.submit(fn, spec, pure=False, key=key)
             by_key[fut.key] = spec
             self._futures.append(fut)
-        for fut in as_completed(self._futures):
+        for fut in as_completed(self._futures, loop=self.client.loop):
             spec = by_key[fut.key]
             try:
                 yield spec, fut.result()

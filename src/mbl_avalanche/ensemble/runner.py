@@ -215,6 +215,7 @@ def run_ensemble(
 
     if scheduler is not None:
         executor: Any = DaskExecutor(scheduler)
+        workers = executor.n_workers()
     elif workers > 1 and len(specs) > 1:
         executor = LocalExecutor(min(workers, len(specs)))
     else:
