@@ -59,7 +59,7 @@ def test_slurm_script(capsys):
     assert lines[0] == "#!/bin/bash"
     assert "#SBATCH --array=0-49%10" in lines and "#SBATCH --cpus-per-task=4" in lines
     assert "#SBATCH --partition=cpu" in lines and "#SBATCH --time=02:00:00" in lines
-    mem = [x for x in lines if x.startswith("#SBATCH --mem=")][0]
+    mem = next(x for x in lines if x.startswith("#SBATCH --mem="))
     assert int(mem.split("=")[1].rstrip("M")) > 4 * 6 * 16 * 4**10 / 2**20
     assert lines[-1] == ('mbl-avalanche run runs/big --L 10 --samples 100 '
                          '--workers "${SLURM_CPUS_PER_TASK:-1}" --no-progress')
