@@ -77,9 +77,12 @@ def test_dask_local_cluster_gives_identical_table(tmp_path, reference):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        s = run_ensemble(tmp_path, dask_scheduler=cluster.scheduler_address, progress=False,
-                         **GRID)
-    assert s.executor == "dask" and s.computed_ok == len(reference)
+        # through the command line, as a user would: the driver writes, Dask computes
+        rc = main(["run", str(tmp_path), "--L", "5", "7", "--alpha", "30", "1", "--samples",
+                   "6", "--chunk", "2", "--dask-scheduler", cluster.scheduler_address,
+                   "--no-progress"])
+    assert rc == 0
+    assert len(shard_files(tmp_path)) == 12
     pd.testing.assert_frame_equal(drop_volatile(load_run(tmp_path)), reference)
 
 
@@ -192,15 +195,16 @@ def test_progress_lines_when_not_a_terminal(tmp_path):
     assert "samples/min" in lines[-1] and "ETA 0s" in lines[-1]
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_finished(tmp_path):
+@pytest.mark.parametrize(("sig", "workers"), [(signal.SIGINT, "2"), (signal.SIGTERM, "1")])
+def test_ctrl_c_or_sigterm_stops_cleanly_and_keeps_finished(tmp_path, sig, workers):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "mbl_avalanche", "run", str(out), "--L", "7", "--alpha", "1",
-           "--samples", "200", "--chunk", "1", "--workers", "2", "--no-progress"]
+           "--samples", "200", "--chunk", "1", "--workers", workers, "--no-progress"]
     p = subprocess.Popen(cmd, env=subprocess_env(), stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while len(shard_files(out)) < 3 and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.05)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     _, err = p.communicate(timeout=30)
     assert p.returncode == 130, err
     assert "interrupted; run the same command again to continue" in err
@@ -208,3 +212,20 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished(tmp_path):
     df = load_run(out)
     assert 3 <= len(df) < 200 and (df.status == "ok").all()
     assert df["sample"].is_unique
+    n = len(df) + 2
+    again = run_ensemble(out, L=[7], alpha=[1.0], samples=n, chunk=1, progress=False)
+    # the finished samples were kept and are not redone
+    assert again.computed_ok == len(set(range(n)) - set(df["sample"])) >= 2
+
+
+class _FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    term = _FakeTerminal()
+    run_ensemble(tmp_path, L=[5], alpha=[1.0], samples=4, chunk=1, log=term)
+    text = term.getvalue()
+    assert "4/4" in text and "sample/s" in text and "100%" in text
+    assert "mbl-avalanche run:" not in text  # the bar, not the plain lines

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..ensemble.config import make_config
-from ..ensemble.runner import run_ensemble
+from ..ensemble.runner import WorkerDied, run_ensemble
 from ..ensemble.slurm import parse_shard, shard_from_env
 
 
@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = run_ensemble(args.outdir, config=cfg, shard=shard,
                                progress=not args.no_progress)
+    except WorkerDied as exc:
+        print(f"mbl-avalanche run: {exc}", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGTERM, old)
     print(summary.line(), file=sys.stderr)

@@ -8,7 +8,8 @@ workers never touch the run directory.  A task that fails as a whole (its worker
 * :class:`InlineExecutor` -- one worker: the driver computes the tasks itself.
 * :class:`LocalExecutor` -- ``N`` processes (:class:`concurrent.futures.ProcessPoolExecutor`
   with the ``forkserver`` start method where available, else ``spawn``: no fork of a threaded
-  BLAS).  Workers ignore SIGINT (the driver handles Ctrl-C), and exit by themselves when the
+  BLAS).  Workers ignore SIGINT and SIGTERM (the driver handles
+  Ctrl-C and batch-system stops, and kills them), and exit by themselves when the
   driver dies (killed with -9, say), so no orphan keeps computing.
 * :class:`DaskExecutor` -- ``distributed.Client(address)`` of a Dask scheduler the user runs (by
   hand, ``dask-jobqueue`` on SLURM/PBS, ``LocalCluster``...).  The workers need
@@ -60,8 +61,9 @@ def _watch_parent(driver_pid: int, parent_pid: int) -> None:
 
 
 def _worker_init(driver_pid: int) -> None:
-    """Worker start-up: ignore Ctrl-C, exit when the driver is gone."""
+    """Worker start-up: ignore Ctrl-C and SIGTERM (the driver stops us), exit if it is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(driver_pid, os.getppid()), daemon=True).start()
 
 
@@ -103,7 +105,7 @@ class LocalExecutor:
             self.pool.shutdown(wait=False, cancel_futures=True)
             for p in procs:  # running tasks are abandoned: their samples are redone next time
                 if p.is_alive():
-                    p.terminate()
+                    p.kill()
             for p in procs:
                 p.join(5)
         else:
