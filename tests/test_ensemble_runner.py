@@ -100,6 +100,8 @@ def test_rerun_computes_nothing_and_more_samples_add_only_new(tmp_path, referenc
     new_samples = load_run(tmp_path).set_index("shard").loc[sorted(set(after) - set(before))]
     assert set(new_samples["sample"]) == {4, 5}
     pd.testing.assert_frame_equal(drop_volatile(load_run(tmp_path)), reference)
+    rechunked = run_ensemble(tmp_path, progress=False, **dict(GRID, chunk=5))
+    assert rechunked.computed_ok == 0 and rechunked.already_done == 24
     st = run_status(tmp_path)
     assert (st.done == 6).all() and (st.total == 6).all() and (st.left == 0).all()
 
@@ -229,3 +231,19 @@ def test_progress_bar_on_a_terminal(tmp_path):
     text = term.getvalue()
     assert "4/4" in text and "sample/s" in text and "100%" in text
     assert "mbl-avalanche run:" not in text  # the bar, not the plain lines
+
+
+def test_concurrent_writers_share_one_directory(tmp_path, reference):
+    # two SLURM-like shards and one unsharded run write into one directory at the same time
+    out = tmp_path / "run"
+    base = [sys.executable, "-m", "mbl_avalanche", "run", str(out), "--L", "5", "7", "--alpha",
+            "30", "1", "--samples", "6", "--chunk", "2", "--no-progress"]
+    procs = [subprocess.Popen(base + extra, env=subprocess_env(), stderr=subprocess.PIPE,
+                              text=True)
+             for extra in (["--shard", "0/2"], ["--shard", "1/2"], [])]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    df = load_run(out)
+    assert len(df) == len(reference)  # duplicates on disk, never in the table
+    pd.testing.assert_frame_equal(drop_volatile(df), reference)

@@ -172,7 +172,7 @@ def _git_revision() -> dict[str, Any]:
     try:
         rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."],
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "-uno"],
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return {"revision": rev, "dirty": bool(dirty)}
     except (OSError, subprocess.SubprocessError):
