@@ -2,7 +2,8 @@
 
 A *task* is a block of consecutive sample indices of one ``(L, alpha)``: samples
 ``start .. stop-1``.  The task list is a pure function of the configuration (:func:`task_list`):
-``(L, alpha)`` in the order given, blocks of ``chunk`` samples (``chunk = 0``: :func:`auto_chunk`).
+``(L, alpha)`` in the order given, blocks of ``chunk`` samples (``chunk = 0``:
+:func:`auto_chunk`).
 A shard ``I/N`` takes the tasks whose position in that list is ``I mod N``.
 
 :func:`compute_task` is what a worker runs: it analyses each sample of a :class:`TaskSpec` and
@@ -73,20 +74,26 @@ class TaskOutput:
     arrays: dict[int, dict[str, np.ndarray]] | None = None
 
 
-def auto_chunk(L: int) -> int:
-    """Samples per task when ``chunk = 0``: about ten seconds of one core per task, at least 1.
+def auto_chunk(L: int, samples: int) -> int:
+    """Samples per task when ``chunk = 0``.
 
-    A task is the unit that is saved at once, so this bounds what a kill can lose.
+    At most about ten seconds of one core per task (a task is the unit that is saved at once, so
+    this bounds what a kill can lose), and at least 32 tasks per ``(L, alpha)`` when there are
+    enough samples, so that many workers share small runs evenly.
     """
     table = {2: 400, 3: 400, 4: 400, 5: 400, 6: 200, 7: 100, 8: 40, 9: 8, 10: 2}
-    return table.get(L, 1)
+    return max(1, min(table.get(L, 1), -(-samples // 32)))
 
 
 def task_list(L: tuple[int, ...], alpha: tuple[float, ...], samples: int, chunk: int) -> list[Task]:
-    """Every task of a grid, in the deterministic order shards are cut from."""
+    """Every task of a grid, in the deterministic order shards are cut from.
+
+    Done-ness is tracked per sample, not per task, so a run may change ``chunk`` (or get a new
+    automatic one when ``samples`` grows) without recomputing anything.
+    """
     out: list[Task] = []
     for Lv in L:
-        step = chunk or auto_chunk(Lv)
+        step = chunk or auto_chunk(Lv, samples)
         for a in alpha:
             for start in range(0, samples, step):
                 out.append(Task(len(out), int(Lv), float(a), start, min(start + step, samples)))
