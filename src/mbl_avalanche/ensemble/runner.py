@@ -173,6 +173,20 @@ def run_ensemble(
     **keys
         Configuration keys: ``L``, ``alpha``, ``samples``, ``seed``, ``workers``, ``threads``,
         ``chunk``, ``save_arrays``, ``retry_failed``, ... (``None`` values are ignored).
+
+    Returns
+    -------
+    RunSummary
+        Counts of this call (planned, already done, computed ok/failed, remaining), the
+        executor, workers and BLAS threads used, elapsed seconds and whether it was interrupted.
+
+    Raises
+    ------
+    InputError
+        Bad configuration, a run directory of another physics identity, or not enough memory
+        for one sample.
+    WorkerDied
+        A local worker process died (killed, out of memory); what finished is kept.
     """
     log = log or sys.stderr
     cfg = config if config is not None else make_config(config_file, **keys)
