@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
 import warnings
 
 import numpy as np
@@ -16,6 +18,7 @@ from mbl_avalanche.ensemble.store import (
     CorruptShard,
     read_shard,
     records_frame,
+    remove_stale_temporaries,
     scan,
     shard_files,
     write_shard,
@@ -110,6 +113,22 @@ def test_damaged_arrays_file_redoes_its_shard(tmp_path):
                      progress=False)
     assert s.computed_ok == 2 and s.corrupt_redone == 1
     assert load_arrays(tmp_path, 5, 1.0, 0)["theta"].shape == (32,)
+
+
+def test_stale_leftovers_of_killed_writers_are_removed(tmp_path):
+    sdir = tmp_path / "shards"
+    sdir.mkdir()
+    keep = write_shard(tmp_path, "a", "R", 5, 0.5, [_rec(0)],
+                       arrays={0: {"theta": np.zeros(2), "c": np.ones(2)}})
+    old_tmp, new_tmp, orphan = sdir / ".tmp-x-a.jsonl", sdir / ".tmp-y-b.jsonl", sdir / "b.h5"
+    for p in (old_tmp, new_tmp, orphan):
+        p.write_bytes(b"partial")
+    for p in (old_tmp, orphan, keep, keep.with_suffix(".h5")):
+        os.utime(p, (time.time() - 7200, time.time() - 7200))
+    assert remove_stale_temporaries(tmp_path) == 2
+    assert sorted(p.name for p in sdir.iterdir()) == sorted(
+        [keep.name, keep.with_suffix(".h5").name, new_tmp.name])
+    assert load_run(tmp_path)["sample"].tolist() == [0]
 
 
 def test_duplicates_keep_one_record_ok_preferred(tmp_path):

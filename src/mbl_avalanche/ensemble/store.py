@@ -383,11 +383,14 @@ def _quarantine(p: Path) -> None:
 
 
 def remove_stale_temporaries(outdir: str | Path, older_than_s: float = 3600.0) -> int:
-    """Delete ``.tmp-*`` files left by killed writers (only old ones: others may be writing)."""
+    """Delete what killed writers left: ``.tmp-*`` files, and arrays files whose shard never
+    appeared (killed between the two renames).  Only old ones: others may be writing now."""
     sdir = Path(outdir) / SHARD_DIR
     n = 0
     now = time.time()
-    for p in sdir.glob(".tmp-*"):
+    stale = [*sdir.glob(".tmp-*"),
+             *(h for h in sdir.glob("*.h5") if not h.with_suffix(".jsonl").exists())]
+    for p in stale:
         with contextlib.suppress(OSError):
             if now - p.stat().st_mtime > older_than_s:
                 p.unlink()
