@@ -22,7 +22,8 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="root seed (default 20230623)")
     p.add_argument("--gue-scale", type=float, help="scale of the bond GUE matrices (default 1)")
     p.add_argument("--layer-order", choices=("odd_first", "even_first"), help="layer order")
-    p.add_argument("--method", help="unitary eigensolver (default schur)")
+    p.add_argument("--method",
+                   help="unitary eigensolver (default auto where available, else schur)")
     p.add_argument("--chunk", type=int, help="samples per task/shard file (default 0: from L)")
     p.add_argument("--threads", type=int,
                    help="BLAS threads per sample (default 1; 0: cores // workers)")

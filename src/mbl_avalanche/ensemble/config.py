@@ -13,7 +13,7 @@ TOML keys (all optional except ``L``, ``alpha`` and ``samples`` unless given as 
     seed = 20230623        # root seed (integer >= 0)
     gue_scale = 1.0        # scale of the bond GUE matrices (> 0)
     layer_order = "odd_first"   # or "even_first"
-    method = "schur"       # unitary eigensolver
+    method = "auto"        # unitary eigensolver (default: "auto" where available, else "schur")
     chunk = 0              # samples per task (0: automatic, from L)
     workers = 1            # local worker processes (>= 1)
     threads = 1            # BLAS threads per sample (>= 1; 0: cores // workers)
@@ -43,6 +43,9 @@ from ..errors import InputError
 from ..models.floquet import DEFAULT_SEED, check_alpha, check_L
 from ..spectrum import UNITARY_METHODS
 
+#: Default unitary eigensolver: the analysis's ``"auto"`` where this version has it.
+DEFAULT_METHOD = "auto" if "auto" in UNITARY_METHODS else UNITARY_METHODS[0]
+
 #: Keys whose values decide the records of a run (must agree when a run directory is reused).
 IDENTITY_KEYS = ("seed", "gue_scale", "layer_order", "method")
 
@@ -57,7 +60,7 @@ class RunConfig:
     seed: int = DEFAULT_SEED
     gue_scale: float = 1.0
     layer_order: str = "odd_first"
-    method: str = "schur"
+    method: str = DEFAULT_METHOD
     chunk: int = 0
     workers: int = 1
     threads: int = 1
