@@ -45,10 +45,12 @@ def test_kill9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
         )
         n0 = len(shard_files(out))
         deadline = time.monotonic() + 60
-        # wait until this run has saved something, then kill it a random moment later
-        while len(shard_files(out)) == n0 and p.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.4))
+        # wait until this run has saved 1-3 tasks, then kill it a random moment later (within
+        # about one task's time), so every kill lands while work is going on, whatever the speed
+        wanted = n0 + int(rng.integers(1, 4))
+        while len(shard_files(out)) < wanted and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.05))
         if p.poll() is not None:
             break  # finished before the kill moment
         p.kill()
