@@ -126,6 +126,20 @@ def test_failed_sample_is_recorded_and_retried(tmp_path, monkeypatch, reference)
     pd.testing.assert_frame_equal(drop_volatile(load_run(tmp_path)), reference)
 
 
+def test_dead_worker_stops_the_run_keeping_what_finished(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(FAIL_ENV, "7:1.0:5:crash")
+    args = ["run", str(tmp_path), "--L", "5", "7", "--alpha", "30", "1", "--samples", "6",
+            "--chunk", "2", "--workers", "2", "--no-progress"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "a worker process died" in err and "Traceback" not in err
+    kept = load_run(tmp_path)
+    assert (kept.status == "ok").all() and len(kept) < 24
+    monkeypatch.delenv(FAIL_ENV)
+    assert main(args) == 0
+    assert len(load_run(tmp_path)) == 24
+
+
 def test_new_scalar_keys_are_stored_without_code_changes(tmp_path, monkeypatch):
     orig = SampleResult.scalars
 

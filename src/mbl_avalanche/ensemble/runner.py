@@ -231,7 +231,8 @@ def run_ensemble(
         executor: Any = DaskExecutor(scheduler)
         workers = executor.n_workers()
     elif workers > 1 and len(specs) > 1:
-        executor = LocalExecutor(min(workers, len(specs)))
+        workers = min(workers, len(specs))
+        executor = LocalExecutor(workers)
     else:
         executor = InlineExecutor()
         workers = 1
@@ -249,7 +250,6 @@ def run_ensemble(
     try:
         for spec, output in executor.run(compute_task, specs):
             if isinstance(output, BrokenProcessPool):
-                cancel = True
                 raise WorkerDied("a worker process died (killed or out of memory?); finished "
                                  "samples are kept, run again to continue")
             if isinstance(output, BaseException):
@@ -263,6 +263,9 @@ def run_ensemble(
     except KeyboardInterrupt:
         cancel = True
         summary.interrupted = True
+    except BaseException:
+        cancel = True  # do not wait for queued tasks when the driver itself failed
+        raise
     finally:
         bar.close()
         try:

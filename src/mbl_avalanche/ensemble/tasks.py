@@ -18,7 +18,10 @@ returns one record per sample, ``SampleResult.scalars()`` plus bookkeeping:
 
 Test hook: the environment variable ``MBL_AVALANCHE_FAIL_SAMPLES`` (comma-separated
 ``L:alpha:sample`` entries, e.g. ``"6:30:3,7:1:0"``) makes those samples raise ``RuntimeError``,
-so that failure handling can be exercised end to end (it is read by the worker process).
+so that failure handling can be exercised end to end (it is read by the worker process).  An
+entry ``L:alpha:sample:crash`` instead ends the worker process at once (``os._exit``), as an
+out-of-memory kill would; use it with ``workers >= 2`` only (with one worker the driver itself
+computes, and would end).
 """
 
 from __future__ import annotations
@@ -108,12 +111,12 @@ def shard_slice(tasks: list[Task], shard: tuple[int, int] | None) -> list[Task]:
     return [t for t in tasks if t.index % n == i]
 
 
-def _failures_from_env() -> set[tuple[int, float, int]]:
+def _failures_from_env() -> dict[tuple[int, float, int], str]:
     raw = os.environ.get(FAIL_ENV, "").strip()
-    out: set[tuple[int, float, int]] = set()
+    out: dict[tuple[int, float, int], str] = {}
     for item in filter(None, (x.strip() for x in raw.split(","))):
-        L, a, s = item.split(":")
-        out.add((int(L), float(a), int(s)))
+        L, a, s, *mode = item.split(":")
+        out[(int(L), float(a), int(s))] = mode[0] if mode else "raise"
     return out
 
 
@@ -146,6 +149,8 @@ def compute_task(spec: TaskSpec) -> TaskOutput:
             t0 = time.perf_counter()
             try:
                 if (t.L, t.alpha, s) in fail:
+                    if fail[(t.L, t.alpha, s)] == "crash":
+                        os._exit(70)
                     raise RuntimeError(f"injected failure ({FAIL_ENV})")
                 r = analyze_sample(model, s, method=spec.method)
                 rec = {k: plain(v) for k, v in r.scalars().items()}
