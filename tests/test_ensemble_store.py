@@ -180,3 +180,16 @@ def test_status_cli(tmp_path, capsys):
     for key in ("version", "git", "numpy", "scipy", "blas", "host", "python", "argv"):
         assert key in prov
     assert main(["status", str(tmp_path / "none")]) == 2
+
+
+def test_status_time_left_extrapolates_to_unstarted_L(tmp_path):
+    from mbl_avalanche.ensemble import make_config, run_status
+    from mbl_avalanche.ensemble.store import init_run
+
+    run_ensemble(tmp_path, L=[5], alpha=[1.0], samples=3, progress=False)
+    init_run(tmp_path, make_config(L=[5, 7], alpha=[1.0], samples=4))
+    st = run_status(tmp_path).set_index("L")
+    s5 = st.loc[5, "s_per_sample"]
+    assert st.loc[5, "left"] == 1 and st.loc[5, "time_left_s"] == pytest.approx(s5)
+    assert np.isnan(st.loc[7, "s_per_sample"]) and st.loc[7, "left"] == 4
+    assert st.loc[7, "time_left_s"] == pytest.approx(4 * s5 * 64)

@@ -488,7 +488,9 @@ def run_status(outdir: str | Path):
     pandas.DataFrame
         Columns ``L, alpha, total, done, failed, left, s_per_sample`` (mean wall seconds of the
         finished samples, NaN if none) and ``time_left_s`` (``left * s_per_sample``, for one
-        worker); plus ``df.attrs["corrupt"]``, the corrupt shards found.
+        worker; where no sample of that ``(L, alpha)`` has finished yet, estimated from the
+        nearest ``L`` that has, preferring the same alpha, as ``s_per_sample * 8**dL`` -- the
+        ``O(N**3)`` cost of the eigensolver); plus ``df.attrs["corrupt"]``, the corrupt shards.
     """
     import pandas as pd
 
@@ -508,6 +510,12 @@ def run_status(outdir: str | Path):
         left = total - len(recs)
         rows.append(dict(L=Lv, alpha=a, total=total, done=len(ok), failed=failed, left=left,
                          s_per_sample=mean, time_left_s=left * mean if left else 0.0))
+    known = [(r["L"], r["alpha"], r["s_per_sample"]) for r in rows
+             if np.isfinite(r["s_per_sample"])]
+    for r in rows:
+        if r["left"] and not np.isfinite(r["s_per_sample"]) and known:
+            Lk, _, sk = min(known, key=lambda k: (abs(k[0] - r["L"]), k[1] != r["alpha"]))
+            r["time_left_s"] = r["left"] * sk * 8.0 ** (r["L"] - Lk)
     df = pd.DataFrame(rows, columns=["L", "alpha", "total", "done", "failed", "left",
                                      "s_per_sample", "time_left_s"])
     df.attrs["corrupt"] = sc.corrupt
