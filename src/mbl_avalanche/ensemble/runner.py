@@ -29,7 +29,14 @@ from . import store
 from .config import RunConfig, make_config
 from .executors import DaskExecutor, InlineExecutor, LocalExecutor
 from .slurm import check_shard
-from .tasks import TaskOutput, TaskSpec, compute_task, shard_slice, task_list
+from .tasks import (
+    TaskOutput,
+    TaskSpec,
+    compute_task,
+    injected_failures,
+    shard_slice,
+    task_list,
+)
 
 
 class WorkerDied(RuntimeError):
@@ -225,7 +232,8 @@ def run_ensemble(
         workers, threads = 1, cfg.threads or 1
     specs = [TaskSpec(task=t, samples=m, seed=cfg.seed, gue_scale=cfg.gue_scale,
                       layer_order=cfg.layer_order, method=cfg.method, threads=threads,
-                      save_arrays=cfg.save_arrays) for t, m in todo]
+                      save_arrays=cfg.save_arrays, inject=injected_failures())
+             for t, m in todo]
 
     if scheduler is not None:
         executor: Any = DaskExecutor(scheduler)

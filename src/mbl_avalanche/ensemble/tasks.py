@@ -18,7 +18,8 @@ returns one record per sample, ``SampleResult.scalars()`` plus bookkeeping:
 
 Test hook: the environment variable ``MBL_AVALANCHE_FAIL_SAMPLES`` (comma-separated
 ``L:alpha:sample`` entries, e.g. ``"6:30:3,7:1:0"``) makes those samples raise ``RuntimeError``,
-so that failure handling can be exercised end to end (it is read by the worker process).  An
+so that failure handling can be exercised end to end (the driver reads it when the run starts
+and passes it to the workers with each task, whatever the executor).  An
 entry ``L:alpha:sample:crash`` instead ends the worker process at once (``os._exit``), as an
 out-of-memory kill would; use it with ``workers >= 2`` only (with one worker the driver itself
 computes, and would end).
@@ -67,6 +68,7 @@ class TaskSpec:
     method: str
     threads: int
     save_arrays: bool
+    inject: str = ""  # the failure-injection test hook (see module docstring)
 
 
 @dataclass
@@ -111,8 +113,12 @@ def shard_slice(tasks: list[Task], shard: tuple[int, int] | None) -> list[Task]:
     return [t for t in tasks if t.index % n == i]
 
 
-def _failures_from_env() -> dict[tuple[int, float, int], str]:
-    raw = os.environ.get(FAIL_ENV, "").strip()
+def injected_failures() -> str:
+    """The failure-injection hook's value in this process (empty when unset)."""
+    return os.environ.get(FAIL_ENV, "").strip()
+
+
+def _parse_failures(raw: str) -> dict[tuple[int, float, int], str]:
     out: dict[tuple[int, float, int], str] = {}
     for item in filter(None, (x.strip() for x in raw.split(","))):
         L, a, s, *mode = item.split(":")
@@ -139,7 +145,7 @@ def compute_task(spec: TaskSpec) -> TaskOutput:
     t = spec.task
     model = FloquetModel(L=t.L, alpha=t.alpha, seed=spec.seed, gue_scale=spec.gue_scale,
                          layer_order=spec.layer_order)  # type: ignore[arg-type]
-    fail = _failures_from_env()
+    fail = _parse_failures(spec.inject)
     host = socket.gethostname()
     records: list[dict[str, Any]] = []
     arrays: dict[int, dict[str, np.ndarray]] | None = {} if spec.save_arrays else None
