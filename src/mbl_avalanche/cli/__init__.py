@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from ..errors import InputError
 
 #: Subcommand modules, in the order they are listed by ``--help``.
-COMMAND_MODULES = ("sample", "inspect", "dynamics")
+COMMAND_MODULES = (
+    "sample", "inspect", "dynamics", "run", "table", "status", "slurm_script",
+)
 
 
 class _Parser(argparse.ArgumentParser):
