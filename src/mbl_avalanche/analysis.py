@@ -42,13 +42,16 @@ class Certificate:
         ``Gamma / Gamma2`` (the paper assumes a gap, i.e. a ratio below 1).
     gamma_resolution : float
         Absolute eigenvalue resolution of the Laplacian eigensolver.
+    gamma_residual : float
+        A-posteriori residual ``||Lap c - Gamma c|| / ||c||`` of the slowest mode.
     gamma_floor : float
-        Estimated absolute error of ``Gamma`` from Eq. (5).
+        Estimated absolute error of ``Gamma`` from Eq. (5): ``residual**2 / (Gamma2 - Gamma)``
+        plus the rounding floor of ``S``.
     min_splitting : float
         Smallest quasienergy spacing (modulo 2 pi); inside a pair with spacing ``delta`` the
         eigenvectors carry an error of about ``1e-15 / delta``.
     degenerate_slow_mode : bool
-        ``Gamma2 - Gamma`` below 100 resolutions: the slowest mode is not determined.
+        ``Gamma2 - Gamma`` below 100 residuals: the slowest mode is not determined to 1%.
     gamma_below_precision : bool
         ``Gamma`` below 10 times its floor: not resolved in float64.
     """
@@ -60,6 +63,7 @@ class Certificate:
     gamma_rel_diff: float
     gamma_ratio: float
     gamma_resolution: float
+    gamma_residual: float
     gamma_floor: float
     min_splitting: float
     degenerate_slow_mode: bool
@@ -236,6 +240,7 @@ def analyze(
         ),
         gamma_ratio=big_gamma / modes.Gamma2 if modes.Gamma2 > 0 else float("nan"),
         gamma_resolution=modes.resolution,
+        gamma_residual=modes.residual,
         gamma_floor=modes.floor,
         min_splitting=float(np.min(spec.level_spacings())),
         degenerate_slow_mode=modes.degenerate,

@@ -16,7 +16,10 @@ from collections.abc import Sequence
 from ..errors import InputError
 
 #: Subcommand modules, in the order they are listed by ``--help``.
-COMMAND_MODULES = ("sample", "inspect", "figures", "report", "reproduce")
+COMMAND_MODULES = (
+    "sample", "inspect", "dynamics", "run", "table", "status", "slurm_script",
+    "figures", "report", "reproduce",
+)
 
 
 class _Parser(argparse.ArgumentParser):

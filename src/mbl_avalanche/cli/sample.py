@@ -101,7 +101,7 @@ def format_summary(r: SampleResult) -> str:
         f"    eigen-residual       {c.eigen_residual:.2e}",
         f"    S row-sum error      {c.row_sum_error:.2e}",
         f"    |Gamma_eq5-Gamma_eig|/Gamma {c.gamma_rel_diff:.2e}",
-        f"    Gamma floor          {c.gamma_floor:.2e}",
+        f"    slow-mode residual   {c.gamma_residual:.2e}   Gamma floor {c.gamma_floor:.2e}",
         f"    min level spacing    {c.min_splitting:.2e}",
         f"    flags                {', '.join(c.flags) or 'none'}",
     ]

@@ -1,0 +1,89 @@
+"""``mbl-avalanche run``: compute an ensemble over an ``(L, alpha)`` grid into a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Any
+
+from ..ensemble.config import make_config
+from ..ensemble.runner import WorkerDied, run_ensemble
+from ..ensemble.slurm import parse_shard, shard_from_env
+
+
+def add_grid_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments that define a run's configuration (each overrides ``--config``)."""
+    p.add_argument("outdir", metavar="OUTDIR", help="run directory (created; reruns continue)")
+    p.add_argument("--config", metavar="run.toml", help="TOML file of run keys; flags override")
+    p.add_argument("--L", type=int, nargs="+", help="chain lengths, e.g. --L 6 7 8")
+    p.add_argument("--alpha", type=float, nargs="+", help="disorder parameters, e.g. 30 1")
+    p.add_argument("--samples", type=int, help="samples 0..N-1 per (L, alpha)")
+    p.add_argument("--seed", type=int, help="root seed (default 20230623)")
+    p.add_argument("--gue-scale", type=float, help="scale of the bond GUE matrices (default 1)")
+    p.add_argument("--layer-order", choices=("odd_first", "even_first"), help="layer order")
+    p.add_argument("--method",
+                   help="unitary eigensolver (default auto where available, else schur)")
+    p.add_argument("--chunk", type=int, help="samples per task/shard file (default 0: from L)")
+    p.add_argument("--threads", type=int,
+                   help="BLAS threads per sample (default 1; 0: cores // workers)")
+    p.add_argument("--save-arrays", action="store_const", const=True, default=None,
+                   help="also keep theta and c of every sample (HDF5)")
+    p.add_argument("--retry-failed", action="store_const", const=True, default=None,
+                   help="recompute samples recorded as failed")
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Configuration keys given on the command line (None: not given)."""
+    return dict(
+        L=args.L, alpha=args.alpha, samples=args.samples, seed=args.seed,
+        gue_scale=args.gue_scale, layer_order=args.layer_order, method=args.method,
+        chunk=args.chunk, threads=args.threads, save_arrays=args.save_arrays,
+        retry_failed=args.retry_failed, workers=getattr(args, "workers", None),
+        dask_scheduler=getattr(args, "dask_scheduler", None),
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="compute an ensemble over an (L, alpha) grid (resumable)",
+        description="Analyse samples 0..N-1 of every (L, alpha) into OUTDIR: one record per "
+        "sample with every scalar of the sample analysis. Crash-safe; running the same command "
+        "again continues; raising --samples adds only the new samples.",
+    )
+    add_grid_arguments(p)
+    p.add_argument("--workers", type=int, help="local worker processes (default 1)")
+    p.add_argument("--shard", metavar="I/N",
+                   help="compute only slice I of N (default: from SLURM_ARRAY_TASK_ID/COUNT)")
+    p.add_argument("--dask-scheduler", metavar="tcp://HOST:PORT",
+                   help="compute on this Dask cluster (the driver writes the results)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
+    p.set_defaults(func=run)
+
+
+def _term_to_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = make_config(args.config, **config_overrides(args))
+    if args.shard is not None:
+        shard = parse_shard(args.shard)
+    elif not cfg.dask_scheduler:
+        shard = shard_from_env()
+    else:
+        shard = None
+    old = signal.signal(signal.SIGTERM, _term_to_interrupt)  # batch systems stop with SIGTERM
+    try:
+        summary = run_ensemble(args.outdir, config=cfg, shard=shard,
+                               progress=not args.no_progress)
+    except WorkerDied as exc:
+        print(f"mbl-avalanche run: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    print(summary.line(), file=sys.stderr)
+    if summary.computed_failed:
+        print(f"mbl-avalanche run: {summary.computed_failed} samples failed (see 'error' in the "
+              "table); rerun with --retry-failed to retry them", file=sys.stderr)
+    return 130 if summary.interrupted else 0

@@ -1,0 +1,57 @@
+"""``mbl-avalanche slurm-script``: print an ``sbatch`` job-array script for a run."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..ensemble.config import make_config
+from ..ensemble.slurm import slurm_script
+from .run import add_grid_arguments, config_overrides
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "slurm-script", help="print an sbatch job-array script that runs an ensemble in shards",
+        description="Print a bash script for 'sbatch': array task I of N runs "
+        "'mbl-avalanche run OUTDIR ... --shard I/N' (the shard is read from the SLURM array "
+        "environment). All tasks write into OUTDIR, which must be on a shared filesystem.",
+    )
+    add_grid_arguments(p)
+    p.add_argument("--array", type=int, required=True, metavar="N", help="number of shards")
+    p.add_argument("--cpus-per-task", type=int, default=1, help="workers per array task")
+    p.add_argument("--time", default="24:00:00", help="time limit per array task")
+    p.add_argument("--partition", help="SLURM partition")
+    p.add_argument("--account", help="SLURM account")
+    p.add_argument("--max-running", type=int, help="at most this many array tasks at once")
+    p.add_argument("--setup", help="a line run first, e.g. 'source ~/venv/bin/activate'")
+    p.set_defaults(func=run, workers=None, dask_scheduler=None)
+
+
+def _run_args(args: argparse.Namespace) -> list[str]:
+    out: list[str] = []
+    if args.config:
+        out += ["--config", args.config]
+    for flag, value in (("--L", args.L), ("--alpha", args.alpha)):
+        if value:
+            out += [flag, *[repr(v) if isinstance(v, float) else str(v) for v in value]]
+    for flag, value in (("--samples", args.samples), ("--seed", args.seed),
+                        ("--gue-scale", args.gue_scale), ("--layer-order", args.layer_order),
+                        ("--method", args.method), ("--chunk", args.chunk),
+                        ("--threads", args.threads)):
+        if value is not None:
+            out += [flag, str(value)]
+    if args.save_arrays:
+        out.append("--save-arrays")
+    if args.retry_failed:
+        out.append("--retry-failed")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = make_config(args.config, **config_overrides(args))  # validates the grid now
+    print(slurm_script(
+        args.outdir, _run_args(args), array=args.array, max_L=max(cfg.L),
+        cpus_per_task=args.cpus_per_task, time=args.time, partition=args.partition,
+        account=args.account, max_running=args.max_running, setup=args.setup,
+    ), end="")
+    return 0

@@ -1,0 +1,196 @@
+"""Run configuration of an ensemble: which ``(L, alpha)`` grid, how many samples, how to compute.
+
+A run is described by a :class:`RunConfig`.  It can be built from keyword arguments, from a TOML
+file (:func:`load_config`) or both (:func:`make_config`: values given explicitly override the
+file).  Every value is validated here; anything not allowed raises
+:class:`~mbl_avalanche.errors.InputError` with a one-line message naming the value.
+
+TOML keys (all optional except ``L``, ``alpha`` and ``samples`` unless given as flags)::
+
+    L = [6, 7, 8]          # chain lengths (integers >= 2)
+    alpha = [30.0, 1.0]    # disorder parameters (numbers > 0)
+    samples = 500          # samples 0 .. samples-1 per (L, alpha) (integer >= 0)
+    seed = 20230623        # root seed (integer >= 0)
+    gue_scale = 1.0        # scale of the bond GUE matrices (> 0)
+    layer_order = "odd_first"   # or "even_first"
+    method = "auto"        # unitary eigensolver (default: "auto" where available, else "schur")
+    chunk = 0              # samples per task (0: automatic, from L)
+    workers = 1            # local worker processes (>= 1)
+    threads = 1            # BLAS threads per sample (>= 1; 0: cores // workers)
+    save_arrays = false    # also keep theta and c of every sample in HDF5
+    retry_failed = false   # recompute samples recorded as failed
+    dask_scheduler = ""    # "tcp://HOST:PORT" of a Dask scheduler ("" : compute locally)
+    log_every = 30.0       # seconds between plain progress lines when not on a terminal
+
+The *physics identity* of a run (``seed``, ``gue_scale``, ``layer_order``, ``method``) decides
+every sample's record; the other keys only decide how and where the records are computed.
+Records do not depend on ``workers``, ``chunk``, the executor or the shard, but BLAS threads
+change floating-point summation order, so ``threads`` (default 1) is recorded per sample as
+``blas_threads`` and is not chosen automatically unless asked for (``threads = 0``).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..models.floquet import DEFAULT_SEED, check_alpha, check_L
+from ..spectrum import UNITARY_METHODS
+
+#: Default unitary eigensolver: the analysis's ``"auto"`` where this version has it.
+DEFAULT_METHOD = "auto" if "auto" in UNITARY_METHODS else UNITARY_METHODS[0]
+
+#: Keys whose values decide the records of a run (must agree when a run directory is reused).
+IDENTITY_KEYS = ("seed", "gue_scale", "layer_order", "method")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A validated ensemble configuration (see the module docstring for every key)."""
+
+    L: tuple[int, ...]
+    alpha: tuple[float, ...]
+    samples: int
+    seed: int = DEFAULT_SEED
+    gue_scale: float = 1.0
+    layer_order: str = "odd_first"
+    method: str = DEFAULT_METHOD
+    chunk: int = 0
+    workers: int = 1
+    threads: int = 1
+    save_arrays: bool = False
+    retry_failed: bool = False
+    dask_scheduler: str = ""
+    log_every: float = 30.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "L", _check_list("L", self.L, check_L))
+        object.__setattr__(self, "alpha", _check_list("alpha", self.alpha, check_alpha))
+        object.__setattr__(self, "samples", _check_int("samples", self.samples, 0))
+        object.__setattr__(self, "seed", _check_int("seed", self.seed, 0))
+        object.__setattr__(self, "chunk", _check_int("chunk", self.chunk, 0))
+        object.__setattr__(self, "workers", _check_int("workers", self.workers, 1))
+        object.__setattr__(self, "threads", _check_int("threads", self.threads, 0))
+        g = _check_float("gue_scale", self.gue_scale)
+        if g <= 0:
+            raise InputError(f"gue_scale={self.gue_scale!r} is not allowed: it must be > 0")
+        object.__setattr__(self, "gue_scale", g)
+        le = _check_float("log_every", self.log_every)
+        if le <= 0:
+            raise InputError(f"log_every={self.log_every!r} is not allowed: it must be > 0")
+        object.__setattr__(self, "log_every", le)
+        if self.layer_order not in ("odd_first", "even_first"):
+            raise InputError(
+                f"layer_order={self.layer_order!r} is not allowed: use 'odd_first' or 'even_first'"
+            )
+        if self.method not in UNITARY_METHODS:
+            raise InputError(f"method={self.method!r} is not allowed: choose one of "
+                             f"{', '.join(UNITARY_METHODS)}")
+        for key in ("save_arrays", "retry_failed"):
+            if not isinstance(getattr(self, key), bool):
+                raise InputError(f"{key}={getattr(self, key)!r} is not allowed: use true or false")
+        if not isinstance(self.dask_scheduler, str):
+            raise InputError(f"dask_scheduler={self.dask_scheduler!r} is not allowed: give an "
+                             "address string such as 'tcp://host:8786'")
+
+    def identity(self) -> dict[str, Any]:
+        """The keys that decide every record (:data:`IDENTITY_KEYS`)."""
+        return {k: getattr(self, k) for k in IDENTITY_KEYS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON/TOML-able dict of every key."""
+        d = asdict(self)
+        d["L"] = list(self.L)
+        d["alpha"] = list(self.alpha)
+        return d
+
+
+#: Every key a config file may hold.
+CONFIG_KEYS = tuple(f.name for f in fields(RunConfig))
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise InputError(f"{name}={value!r} is not allowed: it must be an integer >= {minimum}")
+    if isinstance(value, np.integer):
+        value = int(value)
+    if not isinstance(value, int) or value < minimum:
+        raise InputError(f"{name}={value!r} is not allowed: it must be an integer >= {minimum}")
+    return value
+
+
+def _check_float(name: str, value: object) -> float:
+    if isinstance(value, bool):
+        raise InputError(f"{name}={value!r} is not allowed: it must be a number")
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"{name}={value!r} is not allowed: it must be a number") from None
+    if not math.isfinite(v):
+        raise InputError(f"{name}={value!r} is not allowed: it must be a finite number")
+    return v
+
+
+def _check_list(name: str, value: object, check: Any) -> tuple:
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        value = [value]
+    out: list = []
+    for v in value:  # type: ignore[union-attr]
+        if isinstance(v, str):
+            raise InputError(f"{name}={v!r} is not allowed: give numbers, not strings")
+        c = check(v)
+        if c not in out:
+            out.append(c)
+    if not out:
+        raise InputError(f"{name}=[] is not allowed: give at least one value")
+    return tuple(out)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into a dict of known keys (no validation of values yet)."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"config file {str(p)!r} is not allowed: it does not exist") from None
+    except OSError as exc:
+        raise InputError(f"config file {str(p)!r} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        raise InputError(f"config file {str(p)!r} is not valid TOML: {msg}") from None
+    unknown = [k for k in data if k not in CONFIG_KEYS]
+    if unknown:
+        raise InputError(
+            f"config key {unknown[0]!r} in {str(p)!r} is not allowed: known keys are "
+            f"{', '.join(CONFIG_KEYS)}"
+        )
+    return data
+
+
+def make_config(config_file: str | Path | None = None, **overrides: Any) -> RunConfig:
+    """Build a :class:`RunConfig` from an optional TOML file and explicit values.
+
+    Values in ``overrides`` that are ``None`` are ignored (not given); the others replace the
+    file's.  ``L``, ``alpha`` and ``samples`` must come from one of the two.
+    """
+    data: dict[str, Any] = read_toml(config_file) if config_file is not None else {}
+    for k, v in overrides.items():
+        if k not in CONFIG_KEYS:
+            raise InputError(f"config key {k!r} is not allowed: known keys are "
+                             f"{', '.join(CONFIG_KEYS)}")
+        if v is not None:
+            data[k] = v
+    missing = [k for k in ("L", "alpha", "samples") if k not in data]
+    if missing:
+        raise InputError(
+            f"{', '.join(missing)} not given: set {' and '.join('--' + m for m in missing)} "
+            "or put them in the config file"
+        )
+    return RunConfig(**data)

@@ -1,0 +1,112 @@
+"""SLURM job arrays: shards of a run and a ready ``sbatch`` script.
+
+Array task ``I`` of ``N`` runs ``mbl-avalanche run OUTDIR ... --shard I/N`` (or just ``run``:
+the shard defaults to ``SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN`` of
+``SLURM_ARRAY_TASK_COUNT``).  Shard ``I/N`` computes the tasks at positions ``I mod N`` of the
+deterministic task list, a disjoint slice; all array tasks write into the same run directory on
+the shared filesystem.  A resubmitted array (after a time limit or a crash) continues.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+
+from ..errors import InputError
+from ..resources import format_bytes, sample_memory_bytes
+
+
+def check_shard(shard: object) -> tuple[int, int]:
+    """Validate ``(i, n)`` with ``0 <= i < n``."""
+    try:
+        i, n = shard  # type: ignore[misc]
+        i, n = int(i), int(n)
+    except (TypeError, ValueError):
+        raise InputError(f"shard={shard!r} is not allowed: give I/N with 0 <= I < N") from None
+    if n < 1 or not 0 <= i < n:
+        raise InputError(f"shard={i}/{n} is not allowed: give I/N with 0 <= I < N")
+    return i, n
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> ``(I, N)``."""
+    parts = str(text).split("/")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise InputError(f"--shard {text!r} is not allowed: give I/N with 0 <= I < N, e.g. 0/4")
+    return check_shard((int(parts[0]), int(parts[1])))
+
+
+def shard_from_env(env: Mapping[str, str] | None = None) -> tuple[int, int] | None:
+    """The shard of a SLURM array task from its environment, or None outside an array."""
+    env = os.environ if env is None else env
+    tid, count = env.get("SLURM_ARRAY_TASK_ID"), env.get("SLURM_ARRAY_TASK_COUNT")
+    if tid is None or count is None:
+        return None
+    try:
+        i = int(tid) - int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
+        n = int(count)
+    except ValueError:
+        raise InputError(f"SLURM_ARRAY_TASK_ID={tid!r} / SLURM_ARRAY_TASK_COUNT={count!r} are "
+                         "not integers; give --shard I/N") from None
+    return check_shard((i, n))
+
+
+def slurm_script(
+    outdir: str,
+    run_args: Sequence[str],
+    *,
+    array: int,
+    max_L: int,
+    cpus_per_task: int = 1,
+    time: str = "24:00:00",
+    partition: str | None = None,
+    account: str | None = None,
+    max_running: int | None = None,
+    setup: str | None = None,
+    job_name: str = "mbl-avalanche",
+) -> str:
+    """A bash ``sbatch`` script for an array of ``array`` shards of ``mbl-avalanche run``.
+
+    ``run_args`` are the run's grid arguments (``--L ... --alpha ... --samples ...`` or
+    ``--config FILE``); ``--workers`` is set to ``SLURM_CPUS_PER_TASK`` and the shard comes from
+    the array environment.  The memory request is the estimated peak of ``cpus_per_task``
+    samples at ``max_L`` (:func:`mbl_avalanche.resources.sample_memory_bytes`) plus 25 %.
+    """
+    if array < 1:
+        raise InputError(f"--array={array} is not allowed: it must be an integer >= 1")
+    if cpus_per_task < 1:
+        raise InputError(f"--cpus-per-task={cpus_per_task} is not allowed: it must be >= 1")
+    mem_mib = int(1.25 * cpus_per_task * sample_memory_bytes(max_L) / 2**20) + 1
+    rng = f"0-{array - 1}" + (f"%{max_running}" if max_running else "")
+    lines = [
+        "#!/bin/bash",
+        f"#SBATCH --job-name={job_name}",
+        f"#SBATCH --array={rng}",
+        "#SBATCH --ntasks=1",
+        f"#SBATCH --cpus-per-task={cpus_per_task}",
+        f"#SBATCH --mem={mem_mib}M",
+        f"#SBATCH --time={time}",
+        f"#SBATCH --output={outdir}/slurm/%A_%a.out",
+    ]
+    if partition:
+        lines.append(f"#SBATCH --partition={partition}")
+    if account:
+        lines.append(f"#SBATCH --account={account}")
+    lines += [
+        f"# {array} shards; estimated peak memory {format_bytes(mem_mib * 2**20)} per array task"
+        f" (L <= {max_L}).",
+        "# Submit with: mkdir -p " + shlex.quote(outdir + "/slurm") + " && sbatch THIS_FILE",
+        "# Resubmit the same script to finish shards that hit the time limit: done samples",
+        "# are skipped.  Watch with: mbl-avalanche status " + shlex.quote(outdir),
+        "set -euo pipefail",
+    ]
+    if setup:
+        lines.append(setup)
+    lines += [
+        "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1",
+        "# the shard (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) is read from the environment",
+        "mbl-avalanche run " + " ".join(shlex.quote(a) for a in [outdir, *run_args])
+        + ' --workers "${SLURM_CPUS_PER_TASK:-1}" --no-progress',
+    ]
+    return "\n".join(lines) + "\n"

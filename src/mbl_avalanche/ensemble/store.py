@@ -1,0 +1,522 @@
+"""The on-disk run directory of an ensemble: config, provenance and crash-safe shard files.
+
+Layout of ``OUTDIR``::
+
+    config.json            physics identity (seed, gue_scale, layer_order, method) and the grid
+                           targets {(L, alpha): samples} of every invocation so far (merged)
+    provenance.json        provenance of the first invocation
+    provenance/RUNID.json  provenance of every invocation (package version, git revision,
+                           numpy/scipy/BLAS versions and threads, host, command line, ...)
+    shards/TASK__RUNID.jsonl    one file per finished task (written by the driver)
+    shards/TASK__RUNID.h5       its arrays (theta, c per sample) with ``--save-arrays``
+    shards/corrupt/        shards that failed their check, moved aside by ``run``
+
+Crash safety: every file is written under a temporary name (``.tmp-*``) in the same directory,
+flushed, fsync'ed and renamed with :func:`os.replace` (atomic on POSIX filesystems, NFS and Lustre
+included), so a reader sees either the whole file or none.  Writers never share a file name (the
+run id holds host, pid and a random part), so several processes or nodes can fill one run
+directory at once.
+
+Shard format (JSON lines, UTF-8): a header line ``{"mbl_avalanche_shard": 1, ...}``, one record
+per line, and a footer line ``{"end": true, "records": n, "sha256": ...}`` whose hash covers every
+byte before it.  A shard without a valid footer, with a wrong hash or count, or whose arrays file
+is missing or has a wrong hash, is *corrupt*: never read, reported, and its samples are redone.
+Floats are written with ``repr`` (``NaN``/``Infinity`` as Python's ``json`` does), so they read
+back bit for bit.
+
+Several shards may hold the same sample (two writers raced, or a failed sample was retried):
+:func:`load_run` keeps one record per ``(L, alpha, sample)``, an ``ok`` one if any, else the
+first in shard-name order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .config import IDENTITY_KEYS, RunConfig
+
+SHARD_FORMAT = 1
+SHARD_DIR = "shards"
+CORRUPT_DIR = "corrupt"
+#: Bookkeeping columns added by the runner/store; with ``time_*`` they vary between runs.
+VOLATILE_COLUMNS = ("host", "wall_time", "shard")
+#: Bookkeeping columns placed last in tables.
+BOOKKEEPING_COLUMNS = ("status", "error", "blas_threads", "host", "wall_time", "shard")
+
+SampleKey = tuple[int, float, int]
+
+
+class CorruptShard(Exception):  # a condition, not an error raised to users
+    """A shard file that failed its check (message says why)."""
+
+
+# ----------------------------------------------------------------------------- atomic writes
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same dir, fsync, rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:12]}-{path.name}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """``atomic_write_bytes`` of indented JSON."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def new_run_id() -> str:
+    """A unique id of one driver invocation: UTC time, host, pid and a random part."""
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
+    host = "".join(c if c.isalnum() or c in "-." else "-" for c in socket.gethostname())[:40]
+    return f"{now}-{host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+# ----------------------------------------------------------------------------- config
+
+def config_path(outdir: Path) -> Path:
+    return Path(outdir) / "config.json"
+
+
+def read_run_config(outdir: str | Path) -> dict[str, Any] | None:
+    """The stored ``config.json`` of a run directory, or None if there is none."""
+    p = config_path(Path(outdir))
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{str(p)!r} is not a readable run config: {exc}") from None
+
+
+def targets_of(stored: dict[str, Any] | None) -> dict[tuple[int, float], int]:
+    """``{(L, alpha): samples}`` of a stored config."""
+    if not stored:
+        return {}
+    return {(int(t["L"]), float(t["alpha"])): int(t["samples"]) for t in stored["targets"]}
+
+
+def init_run(outdir: str | Path, cfg: RunConfig) -> dict[str, Any]:
+    """Create or reopen a run directory for ``cfg``; returns the stored config.
+
+    A reopened directory must have the same physics identity (:data:`IDENTITY_KEYS`), else
+    :class:`InputError`.  The grid targets are merged (largest sample count per ``(L, alpha)``).
+    """
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"OUTDIR={str(out)!r} is not allowed: it is a file, not a directory")
+    (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
+    (out / "provenance").mkdir(exist_ok=True)
+    stored = read_run_config(out)
+    if stored is not None:
+        for k in IDENTITY_KEYS:
+            if stored["identity"].get(k) != getattr(cfg, k):
+                raise InputError(
+                    f"{k}={getattr(cfg, k)!r} is not allowed for OUTDIR={str(out)!r}: that run "
+                    f"has {k}={stored['identity'].get(k)!r} (use another OUTDIR)"
+                )
+    targets = targets_of(stored)
+    for Lv in cfg.L:
+        for a in cfg.alpha:
+            targets[(Lv, a)] = max(targets.get((Lv, a), 0), cfg.samples)
+    new = {
+        "mbl_avalanche_run": 1,
+        "identity": cfg.identity(),
+        "targets": [{"L": k[0], "alpha": k[1], "samples": v} for k, v in targets.items()],
+        "last_config": cfg.to_dict(),
+    }
+    if new != stored:
+        atomic_write_json(config_path(out), new)
+    return new
+
+
+# ----------------------------------------------------------------------------- provenance
+
+def _git_revision() -> dict[str, Any]:
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "-uno"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return {"revision": rev, "dirty": bool(dirty)}
+    except (OSError, subprocess.SubprocessError):
+        return {"revision": None, "dirty": None}
+
+
+def provenance(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Where, with what and how a driver runs: versions, BLAS and threads, host, command."""
+    import scipy
+    import threadpoolctl
+
+    from .. import __version__
+
+    try:
+        blas = [
+            {k: info.get(k) for k in ("internal_api", "version", "num_threads", "threading_layer",
+                                      "filepath", "architecture")}
+            for info in threadpoolctl.threadpool_info()
+        ]
+    except Exception as exc:  # provenance must never stop a run
+        blas = [{"error": repr(exc)}]
+    env_threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                              "MKL_NUM_THREADS") if k in os.environ}
+    from ..resources import cpu_count
+
+    p = {
+        "package": "mbl-avalanche",
+        "version": __version__,
+        "git": _git_revision(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "blas": blas,
+        "thread_env": env_threads,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpus": cpu_count(),
+        "pid": os.getpid(),
+        "argv": list(sys.argv),
+        "started_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    p.update(extra or {})
+    return p
+
+
+def write_provenance(outdir: str | Path, run_id: str, info: dict[str, Any]) -> None:
+    """Save ``info`` as ``provenance/RUN_ID.json`` (and as ``provenance.json`` if first)."""
+    out = Path(outdir)
+    atomic_write_json(out / "provenance" / f"{run_id}.json", info)
+    top = out / "provenance.json"
+    if not top.exists():
+        atomic_write_json(top, info)
+
+
+# ----------------------------------------------------------------------------- shards
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=True)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_arrays(path: Path, L: int, alpha: float,
+                  arrays: dict[int, dict[str, np.ndarray]]) -> str:
+    """Write the arrays HDF5 file atomically; returns its sha256."""
+    import h5py
+
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:12]}-{path.name}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["L"] = L
+            f.attrs["alpha"] = alpha
+            for s in sorted(arrays):
+                g = f.create_group(f"s{s:07d}")
+                g.attrs["sample"] = s
+                for name, a in arrays[s].items():
+                    g.create_dataset(name, data=a)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        digest = _sha256_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return digest
+
+
+def write_shard(outdir: str | Path, task_name: str, run_id: str, L: int, alpha: float,
+                records: list[dict[str, Any]],
+                arrays: dict[int, dict[str, np.ndarray]] | None = None) -> Path:
+    """Write one finished task's records (and arrays) as a new shard; returns its path."""
+    sdir = Path(outdir) / SHARD_DIR
+    stem = f"{task_name}__{run_id}"
+    header: dict[str, Any] = {
+        "mbl_avalanche_shard": SHARD_FORMAT, "task": task_name, "run_id": run_id,
+        "L": L, "alpha": alpha, "samples": [r["sample"] for r in records],
+        "arrays": None, "arrays_sha256": None,
+    }
+    if arrays:
+        h5 = sdir / f"{stem}.h5"
+        header["arrays_sha256"] = _write_arrays(h5, L, alpha, arrays)
+        header["arrays"] = h5.name
+    lines = [_dumps(header)] + [_dumps(r) for r in records]
+    body = ("\n".join(lines) + "\n").encode()
+    footer = _dumps({"end": True, "records": len(records),
+                     "sha256": hashlib.sha256(body).hexdigest()})
+    path = sdir / f"{stem}.jsonl"
+    atomic_write_bytes(path, body + footer.encode() + b"\n")
+    return path
+
+
+def read_shard(path: str | Path, check_arrays: bool = True) -> tuple[dict, list[dict]]:
+    """Header and records of a shard; raises :class:`CorruptShard` if it fails its check."""
+    path = Path(path)
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        raise CorruptShard("truncated (no final newline)")
+    cut = data.rfind(b"\n", 0, len(data) - 1) + 1
+    body, last = data[:cut], data[cut:]
+    try:
+        footer = json.loads(last)
+    except ValueError:
+        raise CorruptShard("truncated or damaged (no valid footer)") from None
+    if not isinstance(footer, dict) or footer.get("end") is not True:
+        raise CorruptShard("truncated (no footer)")
+    if hashlib.sha256(body).hexdigest() != footer.get("sha256"):
+        raise CorruptShard("checksum mismatch")
+    try:
+        lines = body.decode().splitlines()
+        header = json.loads(lines[0])
+        records = [json.loads(x) for x in lines[1:]]
+    except (ValueError, IndexError) as exc:
+        raise CorruptShard(f"unreadable ({exc})") from None
+    if header.get("mbl_avalanche_shard") != SHARD_FORMAT:
+        raise CorruptShard("not a shard of a known format")
+    if len(records) != footer.get("records"):
+        raise CorruptShard("record count mismatch")
+    if check_arrays and header.get("arrays"):
+        h5 = path.with_name(header["arrays"])
+        if not h5.exists():
+            raise CorruptShard(f"arrays file {h5.name} missing")
+        if _sha256_file(h5) != header.get("arrays_sha256"):
+            raise CorruptShard(f"arrays file {h5.name} checksum mismatch")
+    return header, records
+
+
+@dataclass
+class Scan:
+    """What a run directory holds: every valid record (with its shard name) and corrupt shards."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    corrupt: list[tuple[str, str]] = field(default_factory=list)
+    shards: int = 0
+
+    def best(self) -> dict[SampleKey, dict[str, Any]]:
+        """One record per ``(L, alpha, sample)``: an ok one if any, else the first."""
+        out: dict[SampleKey, dict[str, Any]] = {}
+        for r in self.records:
+            key = (int(r["L"]), float(r["alpha"]), int(r["sample"]))
+            old = out.get(key)
+            if old is None or (old.get("status") != "ok" and r.get("status") == "ok"):
+                out[key] = r
+        return out
+
+
+def shard_files(outdir: str | Path) -> list[Path]:
+    """Shard files of a run directory, sorted by name (temporary files excluded)."""
+    sdir = Path(outdir) / SHARD_DIR
+    if not sdir.is_dir():
+        return []
+    return sorted(p for p in sdir.glob("*.jsonl") if not p.name.startswith(".tmp-"))
+
+
+def scan(outdir: str | Path, quarantine: bool = False, check_arrays: bool = True) -> Scan:
+    """Read every shard.  Corrupt ones are listed (and moved to ``shards/corrupt/`` if asked)."""
+    res = Scan()
+    for p in shard_files(outdir):
+        try:
+            _, records = read_shard(p, check_arrays=check_arrays)
+        except FileNotFoundError:  # moved away by another process meanwhile
+            continue
+        except (CorruptShard, OSError) as exc:
+            res.corrupt.append((p.name, str(exc)))
+            if quarantine:
+                _quarantine(p)
+            continue
+        res.shards += 1
+        for r in records:
+            r["shard"] = p.name
+            res.records.append(r)
+    return res
+
+
+def _quarantine(p: Path) -> None:
+    cdir = p.parent / CORRUPT_DIR
+    cdir.mkdir(exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(p, cdir / p.name)
+    h5 = p.with_suffix(".h5")
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(h5, cdir / h5.name)
+
+
+def remove_stale_temporaries(outdir: str | Path, older_than_s: float = 3600.0) -> int:
+    """Delete what killed writers left: ``.tmp-*`` files, and arrays files whose shard never
+    appeared (killed between the two renames).  Only old ones: others may be writing now."""
+    sdir = Path(outdir) / SHARD_DIR
+    n = 0
+    now = time.time()
+    stale = [*sdir.glob(".tmp-*"),
+             *(h for h in sdir.glob("*.h5") if not h.with_suffix(".jsonl").exists())]
+    for p in stale:
+        with contextlib.suppress(OSError):
+            if now - p.stat().st_mtime > older_than_s:
+                p.unlink()
+                n += 1
+    return n
+
+
+# ----------------------------------------------------------------------------- tables
+
+def _column_order(records: Iterable[dict[str, Any]]) -> list[str]:
+    cols: dict[str, None] = {}
+    for r in records:
+        for k in r:
+            cols.setdefault(k, None)
+    first = [c for c in ("L", "alpha", "sample") if c in cols]
+    main = [c for c in cols if c not in BOOKKEEPING_COLUMNS and c not in first]
+    return first + main + [c for c in BOOKKEEPING_COLUMNS if c in cols]
+
+
+def records_frame(records: list[dict[str, Any]]):
+    """A DataFrame of records, sorted by ``(L, alpha, sample)``, bookkeeping columns last."""
+    import pandas as pd
+
+    recs = sorted(records, key=lambda r: (int(r["L"]), float(r["alpha"]), int(r["sample"])))
+    cols = _column_order(recs)
+    df = pd.DataFrame.from_records(recs, columns=cols)
+    for c in df.columns:
+        if df[c].dtype == object:  # mixed (e.g. failed rows): missing as None, not NaN
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df.reset_index(drop=True)
+
+
+def load_run(outdir: str | Path, failed: bool = True):
+    """The table of a run directory: one row per finished sample.
+
+    Parameters
+    ----------
+    outdir : path
+        The run directory.
+    failed : bool
+        Keep samples whose analysis failed (``status == "failed"``, with their ``error``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every scalar of :meth:`SampleResult.scalars` plus ``status``, ``error``,
+        ``blas_threads``, ``host``, ``wall_time`` and ``shard`` (the file it came from); sorted by
+        ``(L, alpha, sample)``, no duplicates.  Corrupt shards are skipped with a warning.
+    """
+    out = Path(outdir)
+    if not out.is_dir():
+        raise InputError(f"OUTDIR={str(out)!r} is not allowed: no such run directory")
+    sc = scan(out)
+    for name, why in sc.corrupt:
+        warnings.warn(f"skipping corrupt shard {name}: {why} (run again to redo it)",
+                      stacklevel=2)
+    recs = list(sc.best().values())
+    if not failed:
+        recs = [r for r in recs if r.get("status") == "ok"]
+    return records_frame(recs)
+
+
+def drop_volatile(df):
+    """``df`` without the columns that differ between identical computations (timings, host)."""
+    cols = [c for c in df.columns if c in VOLATILE_COLUMNS or str(c).startswith("time_")]
+    return df.drop(columns=cols)
+
+
+def load_arrays(outdir: str | Path, L: int, alpha: float, sample: int) -> dict[str, np.ndarray]:
+    """The saved arrays (``theta``, ``c``) of one sample of a run made with ``--save-arrays``."""
+    import h5py
+
+    key = f"s{int(sample):07d}"
+    for p in shard_files(outdir):
+        try:
+            header, _ = read_shard(p)
+        except (CorruptShard, OSError):
+            continue
+        if (header.get("arrays") and int(header["L"]) == int(L)
+                and float(header["alpha"]) == float(alpha) and int(sample) in header["samples"]):
+            with h5py.File(p.with_name(header["arrays"]), "r") as f:
+                if key in f:
+                    return {k: np.asarray(v) for k, v in f[key].items()}
+    raise InputError(f"sample (L={L}, alpha={alpha}, sample={sample}) has no saved arrays in "
+                     f"{str(outdir)!r} (run with --save-arrays)")
+
+
+# ----------------------------------------------------------------------------- status
+
+def run_status(outdir: str | Path):
+    """Progress of a run directory per ``(L, alpha)`` of its targets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``L, alpha, total, done, failed, left, s_per_sample`` (mean wall seconds of the
+        finished samples, NaN if none) and ``time_left_s`` (``left * s_per_sample``, for one
+        worker; where no sample of that ``(L, alpha)`` has finished yet, estimated from the
+        nearest ``L`` that has, preferring the same alpha, as ``s_per_sample * 8**dL`` -- the
+        ``O(N**3)`` cost of the eigensolver); plus ``df.attrs["corrupt"]``, the corrupt shards.
+    """
+    import pandas as pd
+
+    out = Path(outdir)
+    stored = read_run_config(out)
+    if stored is None:
+        raise InputError(f"OUTDIR={str(out)!r} is not allowed: it holds no run (no config.json)")
+    sc = scan(out)
+    best = sc.best()
+    rows = []
+    for (Lv, a), total in targets_of(stored).items():
+        recs = [r for (kL, ka, ks), r in best.items() if kL == Lv and ka == a and ks < total]
+        ok = [r for r in recs if r.get("status") == "ok"]
+        failed = len(recs) - len(ok)
+        times = [float(r["wall_time"]) for r in ok if r.get("wall_time") is not None]
+        mean = float(np.mean(times)) if times else float("nan")
+        left = total - len(recs)
+        rows.append(dict(L=Lv, alpha=a, total=total, done=len(ok), failed=failed, left=left,
+                         s_per_sample=mean, time_left_s=left * mean if left else 0.0))
+    known = [(r["L"], r["alpha"], r["s_per_sample"]) for r in rows
+             if np.isfinite(r["s_per_sample"])]
+    for r in rows:
+        if r["left"] and not np.isfinite(r["s_per_sample"]) and known:
+            Lk, _, sk = min(known, key=lambda k: (abs(k[0] - r["L"]), k[1] != r["alpha"]))
+            r["time_left_s"] = r["left"] * sk * 8.0 ** (r["L"] - Lk)
+    df = pd.DataFrame(rows, columns=["L", "alpha", "total", "done", "failed", "left",
+                                     "s_per_sample", "time_left_s"])
+    df.attrs["corrupt"] = sc.corrupt
+    return df

@@ -1,0 +1,181 @@
+"""The tasks of an ensemble run and the function that computes one (on any worker).
+
+A *task* is a block of consecutive sample indices of one ``(L, alpha)``: samples
+``start .. stop-1``.  The task list is a pure function of the configuration (:func:`task_list`):
+``(L, alpha)`` in the order given, blocks of ``chunk`` samples (``chunk = 0``:
+:func:`auto_chunk`).
+A shard ``I/N`` takes the tasks whose position in that list is ``I mod N``.
+
+:func:`compute_task` is what a worker runs: it analyses each sample of a :class:`TaskSpec` and
+returns one record per sample, ``SampleResult.scalars()`` plus bookkeeping:
+
+``status``
+    ``"ok"`` or ``"failed"`` (the analysis raised; ``error`` holds ``"Type: message"``).
+``blas_threads``
+    BLAS threads the sample ran with (part of the result: it sets the summation order).
+``host``, ``wall_time``
+    Where and how long (seconds); these vary between runs, as do the ``time_*`` columns.
+
+Test hook: the environment variable ``MBL_AVALANCHE_FAIL_SAMPLES`` (comma-separated
+``L:alpha:sample`` entries, e.g. ``"6:30:3,7:1:0"``) makes those samples raise ``RuntimeError``,
+so that failure handling can be exercised end to end (the driver reads it when the run starts
+and passes it to the workers with each task, whatever the executor).  An
+entry ``L:alpha:sample:crash`` instead ends the worker process at once (``os._exit``), as an
+out-of-memory kill would; use it with ``workers >= 2`` only (with one worker the driver itself
+computes, and would end).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: Environment variable of the failure-injection test hook (see module docstring).
+FAIL_ENV = "MBL_AVALANCHE_FAIL_SAMPLES"
+
+
+@dataclass(frozen=True)
+class Task:
+    """Samples ``start .. stop-1`` of one ``(L, alpha)``; ``index`` is its place in the list."""
+
+    index: int
+    L: int
+    alpha: float
+    start: int
+    stop: int
+
+    @property
+    def name(self) -> str:
+        """File-name-safe name, e.g. ``L7_a30.0_s0000000-0000050``."""
+        return f"L{self.L}_a{self.alpha!r}_s{self.start:07d}-{self.stop:07d}"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a worker needs to compute some samples of one task (small and picklable)."""
+
+    task: Task
+    samples: tuple[int, ...]
+    seed: int
+    gue_scale: float
+    layer_order: str
+    method: str
+    threads: int
+    save_arrays: bool
+    inject: str = ""  # the failure-injection test hook (see module docstring)
+
+
+@dataclass
+class TaskOutput:
+    """Records (one per sample, in ``spec.samples`` order) and optional arrays per sample."""
+
+    records: list[dict[str, Any]]
+    arrays: dict[int, dict[str, np.ndarray]] | None = None
+
+
+def auto_chunk(L: int, samples: int) -> int:
+    """Samples per task when ``chunk = 0``.
+
+    At most about ten seconds of one core per task (a task is the unit that is saved at once, so
+    this bounds what a kill can lose), and at least 32 tasks per ``(L, alpha)`` when there are
+    enough samples, so that many workers share small runs evenly.
+    """
+    table = {2: 400, 3: 400, 4: 400, 5: 400, 6: 200, 7: 100, 8: 40, 9: 8, 10: 2}
+    return max(1, min(table.get(L, 1), -(-samples // 32)))
+
+
+def task_list(L: tuple[int, ...], alpha: tuple[float, ...], samples: int, chunk: int) -> list[Task]:
+    """Every task of a grid, in the deterministic order shards are cut from.
+
+    Done-ness is tracked per sample, not per task, so a run may change ``chunk`` (or get a new
+    automatic one when ``samples`` grows) without recomputing anything.
+    """
+    out: list[Task] = []
+    for Lv in L:
+        step = chunk or auto_chunk(Lv, samples)
+        for a in alpha:
+            for start in range(0, samples, step):
+                out.append(Task(len(out), int(Lv), float(a), start, min(start + step, samples)))
+    return out
+
+
+def shard_slice(tasks: list[Task], shard: tuple[int, int] | None) -> list[Task]:
+    """The tasks of shard ``(i, n)`` (positions ``i mod n``); all of them if ``shard`` is None."""
+    if shard is None:
+        return list(tasks)
+    i, n = shard
+    return [t for t in tasks if t.index % n == i]
+
+
+def injected_failures() -> str:
+    """The failure-injection hook's value in this process (empty when unset)."""
+    return os.environ.get(FAIL_ENV, "").strip()
+
+
+def _parse_failures(raw: str) -> dict[tuple[int, float, int], str]:
+    out: dict[tuple[int, float, int], str] = {}
+    for item in filter(None, (x.strip() for x in raw.split(","))):
+        L, a, s, *mode = item.split(":")
+        out[(int(L), float(a), int(s))] = mode[0] if mode else "raise"
+    return out
+
+
+def plain(x: Any) -> Any:
+    """A JSON-ready Python scalar (numpy scalars unwrapped; NaN/inf kept as floats)."""
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return x
+
+
+def compute_task(spec: TaskSpec) -> TaskOutput:
+    """Analyse every sample of ``spec``; a sample that raises gives a ``failed`` record."""
+    from threadpoolctl import threadpool_limits
+
+    from ..analysis import analyze_sample
+    from ..models.floquet import FloquetModel
+
+    t = spec.task
+    model = FloquetModel(L=t.L, alpha=t.alpha, seed=spec.seed, gue_scale=spec.gue_scale,
+                         layer_order=spec.layer_order)  # type: ignore[arg-type]
+    fail = _parse_failures(spec.inject)
+    host = socket.gethostname()
+    records: list[dict[str, Any]] = []
+    arrays: dict[int, dict[str, np.ndarray]] | None = {} if spec.save_arrays else None
+    limit = threadpool_limits(spec.threads) if spec.threads > 0 else nullcontext()
+    with limit:
+        for s in spec.samples:
+            t0 = time.perf_counter()
+            try:
+                if (t.L, t.alpha, s) in fail:
+                    if fail[(t.L, t.alpha, s)] == "crash":
+                        os._exit(70)
+                    raise RuntimeError(f"injected failure ({FAIL_ENV})")
+                r = analyze_sample(model, s, method=spec.method)
+                rec = {k: plain(v) for k, v in r.scalars().items()}
+                rec["status"] = "ok"
+                rec["error"] = ""
+                if arrays is not None:
+                    arrays[s] = {"theta": np.asarray(r.theta, dtype=float),
+                                 "c": np.asarray(r.c, dtype=float)}
+            except Exception as exc:  # recorded, the run goes on
+                msg = " ".join(str(exc).split()) or repr(exc)
+                rec = dict(
+                    alpha=t.alpha, sample=int(s), seed=spec.seed, gue_scale=spec.gue_scale,
+                    layer_order=spec.layer_order, method=spec.method, L=t.L, kind="unitary",
+                    status="failed", error=f"{type(exc).__name__}: {msg}",
+                )
+            rec["blas_threads"] = spec.threads
+            rec["host"] = host
+            rec["wall_time"] = time.perf_counter() - t0
+            records.append(rec)
+    return TaskOutput(records=records, arrays=arrays)
+
+
