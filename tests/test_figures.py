@@ -128,3 +128,24 @@ def test_cli_figures(tmp_path, real_df, capsys):
     assert main(["figures", str(tmp_path / "bare.csv")]) == 2
     assert "no figure could be drawn" in capsys.readouterr().err
     assert main(["figures", str(tmp_path / "t.parquet"), "--thermal-alpha-max", "50"]) == 2
+
+
+def test_figures_and_report_from_a_real_run(tmp_path, capsys):
+    """The whole chain on a small real run: run -> figures -> report (CLI, no stand-ins)."""
+    import json
+
+    out = tmp_path / "run"
+    assert main(["run", str(out), "--L", "5", "6", "--alpha", "30", "1", "--samples", "8",
+                 "--no-progress"]) == 0
+    assert main(["figures", str(out), "--only", "fig2_R", "fig4_resonant_set", "lnGamma_vs_L",
+                 "x_over_L"]) == 0
+    for name in ("fig2_R", "fig4_resonant_set", "lnGamma_vs_L", "x_over_L"):
+        check_png(out / "figures" / f"{name}.png")
+        check_pdf(out / "figures" / f"{name}.pdf")
+    assert main(["report", str(out), "--n-boot", "50"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["table"]["rows"] == 32
+    c = {x["key"]: x for x in rep["claims"]}
+    assert c["R_le_half"]["n"] == 16
+    assert c["zjump_bimodal"]["selection"] == "alpha=30, L=6" and c["zjump_bimodal"]["n"] == 8
+    capsys.readouterr()
