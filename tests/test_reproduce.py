@@ -1,20 +1,21 @@
 """``reproduce``: presets, the calls made to the ensemble runner, figures and report at the end.
 
-The runner is replaced by a stand-in module ``mbl_avalanche.ensemble`` with the runner's contract
+The runner's ``run_ensemble`` and ``load_run`` are replaced by stand-ins with the same contract
 (``run_ensemble(outdir, L=, alpha=, samples=, seed=, workers=, progress=)`` and
-``load_run(outdir) -> DataFrame``), which computes real samples for ``L <= 6`` only, so that
-the test stays fast; the real runner is exercised by its own tests.
+``load_run(outdir) -> DataFrame``), which compute real samples for ``L <= 6`` only, so that the
+test stays fast and records the calls; the real runner is exercised by its own tests and by
+``tests/test_figures.py::test_figures_and_report_from_a_real_run``.
 """
 
 from __future__ import annotations
 
-import sys
 import types
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from mbl_avalanche import ensemble
 from mbl_avalanche.cli import main
 from mbl_avalanche.errors import InputError
 from mbl_avalanche.figures import paper
@@ -46,10 +47,8 @@ def fake_runner(monkeypatch):
             raise InputError(f"{outdir} is not a run directory")
         return pd.read_parquet(path)
 
-    mod = types.ModuleType("mbl_avalanche.ensemble")
-    mod.run_ensemble = run_ensemble
-    mod.load_run = load_run
-    monkeypatch.setitem(sys.modules, "mbl_avalanche.ensemble", mod)
+    monkeypatch.setattr(ensemble, "run_ensemble", run_ensemble)
+    monkeypatch.setattr(ensemble, "load_run", load_run)
     return calls
 
 
@@ -114,8 +113,7 @@ def test_reproduce_paper_layout_and_dry_run(tmp_path, fake_runner, capsys, monke
 
 def test_folder_of_runs_and_failed_samples(tmp_path, fake_runner, capsys):
     """A folder of run directories is read as one table; failed samples are left out."""
-    import mbl_avalanche.ensemble as ens
-
+    ens = ensemble
     ens.run_ensemble(tmp_path / "a", L=[5], alpha=[30.0], samples=3, seed=1, workers=1)
     ens.run_ensemble(tmp_path / "b", L=[6], alpha=[30.0], samples=2, seed=1, workers=1)
     b = pd.read_parquet(tmp_path / "b" / "table.parquet")
@@ -138,9 +136,7 @@ def test_interrupted_run_stops_before_figures(tmp_path, monkeypatch, capsys):
         calls.append(kw)
         return types.SimpleNamespace(interrupted=True, computed_failed=0)
 
-    mod = types.ModuleType("mbl_avalanche.ensemble")
-    mod.run_ensemble = runner
-    monkeypatch.setitem(sys.modules, "mbl_avalanche.ensemble", mod)
+    monkeypatch.setattr(ensemble, "run_ensemble", runner)
     assert main(["reproduce", "--preset", "paper", str(tmp_path / "r")]) == 130
     assert len(calls) == 1 and "run the same command again" in capsys.readouterr().out
     assert not (tmp_path / "r" / "figures").exists()
@@ -153,3 +149,18 @@ def test_reproduce_bad_input(tmp_path, fake_runner, capsys):
     (tmp_path / "f").write_text("")
     assert main(["reproduce", str(tmp_path / "f")]) == 2
     assert fake_runner == []
+
+
+def test_run_blocks_with_the_real_runner(tmp_path):
+    """The call made by ``reproduce`` matches the real runner: it computes, then resumes."""
+    from mbl_avalanche.report import load_table
+
+    blocks = [Block(L=(5,), alpha=(30.0, 1.0), samples=3), Block(L=(4,), alpha=(30.0,),
+                                                                  samples=2)]
+    (d1, s1), (d2, s2) = run_blocks(tmp_path, blocks, workers=1, progress=False)
+    assert d1 == d2 == tmp_path and s1.computed_ok == 6 and s2.computed_ok == 2
+    df = load_table(tmp_path)
+    assert sorted(zip(df["L"], df["alpha"], df["sample"], strict=True)) == sorted(
+        [(5, a, k) for a in (30.0, 1.0) for k in range(3)] + [(4, 30.0, 0), (4, 30.0, 1)])
+    (_, again), _ = run_blocks(tmp_path, blocks, workers=1, progress=False)
+    assert again.computed_ok == 0 and again.already_done == 6
