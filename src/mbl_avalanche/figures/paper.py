@@ -436,6 +436,7 @@ def fig_x_over_L(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
         colors = style.regime_colors("MBL", len(groups))
         for (L, v), col in zip(groups.items(), colors, strict=True):
             k = np.rint(v * L).astype(int)
+            k = k[(k >= 1) & (k <= L)]
             counts = np.bincount(k, minlength=L + 1)[1:L + 1]
             ax.plot(np.arange(1, L + 1) / L, counts / v.size, "-o", color=col, ms=2.8, lw=1.0,
                     label=f"L = {L} (n = {v.size})")
