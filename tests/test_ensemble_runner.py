@@ -145,8 +145,8 @@ def test_new_scalar_keys_are_stored_without_code_changes(tmp_path, monkeypatch):
 
     def more(self):
         d = orig(self)
-        d.update(x=float("nan") if d["sample"] % 2 else 3.0, bits_a="0101", case="XY",
-                 mu_p=np.int64(7), flag_new=np.bool_(True), tiny=5e-324)
+        d.update(new_x=float("nan") if d["sample"] % 2 else 3.0, new_bits="0101", new_case="XY",
+                 new_mu=np.int64(7), flag_new=np.bool_(True), tiny=5e-324)
         return d
 
     run_ensemble(tmp_path, L=[5], alpha=[2.0], samples=2, progress=False)  # old-style records
@@ -154,9 +154,9 @@ def test_new_scalar_keys_are_stored_without_code_changes(tmp_path, monkeypatch):
     run_ensemble(tmp_path, L=[5], alpha=[2.0], samples=4, progress=False)
     df = load_run(tmp_path)
     assert len(df) == 4
-    assert df.x.isna().tolist() == [True, True, False, True]
-    assert df.x.iloc[2] == 3.0 and df.tiny.iloc[3] == 5e-324
-    assert df.bits_a.tolist()[2:] == ["0101", "0101"] and df.mu_p.iloc[3] == 7
+    assert df.new_x.isna().tolist() == [True, True, False, True]
+    assert df.new_x.iloc[2] == 3.0 and df.tiny.iloc[3] == 5e-324
+    assert df.new_bits.tolist()[2:] == ["0101", "0101"] and df.new_mu.iloc[3] == 7
     assert df.flag_new.iloc[3] is True or df.flag_new.iloc[3] == True  # noqa: E712
     out = tmp_path / "t.parquet"
     assert main(["table", str(tmp_path), "--format", "parquet", "-o", str(out)]) == 0
