@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "reproduce", help="run a preset grid, then figures and report (resumable)",
         description="Runs the preset's (L, alpha) grid with the ensemble runner (resumable: run "
         "it again to continue), then writes OUTDIR/figures/*.png|pdf and OUTDIR/report.md|json. "
-        "quick: L = 6..9, alpha = 30 and 1, 200 samples each (about 6 minutes on 2 cores). "
+        "quick: L = 6..9, alpha = 30 and 1, 160 samples each (about 5-10 minutes on 2 cores). "
         "paper: L = 6..11 with 10^4 samples and L = 12 with 2000 (one run directory), for a "
         "workstation or cluster.",
     )
