@@ -190,7 +190,7 @@ def fig2_R(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 36)
             if handles:
                 legends.append((f"{regime}, α = {_fmt_alpha(a)}", handles))
     ax.axvline(0.5, color=style.REFERENCE_COLOR, ls="--", lw=0.9)
-    ax.text(0.47, 0.5, "R = 1/2", transform=ax.get_xaxis_transform(), ha="right", va="center",
+    ax.text(0.47, 0.97, "R = 1/2", transform=ax.get_xaxis_transform(), ha="right", va="top",
             rotation=90, fontsize=6.5, color=style.REFERENCE_COLOR)
     ax.set_xscale("log")
     ax.set_xlim(10 ** edges[0], 10 ** edges[-1])
@@ -227,7 +227,7 @@ def _ratio_panel(ax: Any, series: list[tuple[str, np.ndarray, Any]], ref: float,
         if v.size:
             dens = _log_density(v, edges)
             peak = max(peak, float(dens.max()))
-            ax.stairs(dens, 10**edges, label=f"{label} (n={v.size}, median {np.median(v):.4g})",
+            ax.stairs(dens, 10**edges, label=f"{label} (n={v.size}, med. {np.median(v):.4g})",
                       **kw)
     ax.axvline(ref, color=style.REFERENCE_COLOR, ls="--", lw=0.8)
     ax.set_xscale("log")
@@ -309,6 +309,7 @@ def _angle_panel(ax: Any, sub: pd.DataFrame, title: str) -> str:
         ax.text(0.99, floor * 1.3, "angle 0", transform=ax.get_yaxis_transform(), ha="right",
                 va="bottom", fontsize=5.5, color=style.REFERENCE_COLOR)
     ax.set_xlabel("sample rank (by AB angle)")
+    ax.xaxis.set_major_locator(_int_locator())
     ax.set_ylabel(r"demixing angle $\phi$ (rad)")
     ax.set_xlim(0, len(order) + 1)
     # fraction where AB is largest
