@@ -261,3 +261,19 @@ def test_concurrent_writers_share_one_directory(tmp_path, reference):
     df = load_run(out)
     assert len(df) == len(reference)  # duplicates on disk, never in the table
     pd.testing.assert_frame_equal(drop_volatile(df), reference)
+
+
+def test_progress_eta_weighs_samples_by_cost():
+    import io
+
+    from mbl_avalanche.ensemble.runner import Progress, sample_work
+
+    assert sample_work(9) / sample_work(6) > 400  # 8^3 with a small constant
+    buf = io.StringIO()
+    # 10 cheap + 10 expensive samples; the 10 cheap ones are done first
+    p = Progress(20, True, 0.0, buf, total_work=10 * 1.0 + 10 * 100.0)
+    p.t0 -= 10.0  # 10 s elapsed for the cheap half
+    p.update(10, 0, work=10.0)
+    text = p.text()
+    # naive sample-rate ETA would be 10 s; the cost-weighted one is 1000 s = 16m40s
+    assert "ETA 16m40s" in text, text

@@ -84,11 +84,23 @@ def _fmt_time(s: float) -> str:
     return f"{h}h{m:02d}m{sec:02d}s" if h else (f"{m}m{sec:02d}s" if m else f"{sec}s")
 
 
-class Progress:
-    """A tqdm bar (rate, ETA) on a terminal; otherwise a plain line every ``every`` seconds."""
+def sample_work(L: int) -> float:
+    """Relative cost of one sample at chain length ``L`` (dense diagonalisation: ``8**L``)."""
+    return 8.0 ** (L - 6) + 0.05
 
-    def __init__(self, total: int, enabled: bool, every: float, stream: TextIO | None = None):
+
+class Progress:
+    """A tqdm bar (rate, ETA) on a terminal; otherwise a plain line every ``every`` seconds.
+
+    The ETA of the plain lines weighs each sample by its cost (``work``, e.g. ``8**L``), so a grid
+    over several ``L`` is not estimated from the cheap samples that finish first.
+    """
+
+    def __init__(self, total: int, enabled: bool, every: float, stream: TextIO | None = None,
+                 total_work: float | None = None):
         self.total, self.enabled, self.every = total, enabled, every
+        self.total_work = float(total_work) if total_work else float(total)
+        self.work_done = 0.0
         self.stream = stream or sys.stderr
         self.done = self.failed = 0
         self.t0 = self.last = time.monotonic()
@@ -99,9 +111,10 @@ class Progress:
             self.bar = tqdm(total=total, unit="sample", file=self.stream, smoothing=0.05,
                             dynamic_ncols=True)
 
-    def update(self, ok: int, failed: int) -> None:
+    def update(self, ok: int, failed: int, work: float | None = None) -> None:
         self.done += ok + failed
         self.failed += failed
+        self.work_done += float(ok + failed) if work is None else float(work)
         if self.bar is not None:
             self.bar.update(ok + failed)
             if self.failed:
@@ -113,7 +126,9 @@ class Progress:
     def text(self) -> str:
         el = time.monotonic() - self.t0
         rate = self.done / el if el > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        work_rate = self.work_done / el if el > 0 else 0.0
+        left = max(self.total_work - self.work_done, 0.0)
+        eta = left / work_rate if work_rate > 0 else float("inf")
         return (f"mbl-avalanche run: {self.done}/{self.total} samples "
                 f"({100 * self.done / max(self.total, 1):.0f}%, {self.failed} failed), "
                 f"{60 * rate:.1f} samples/min, elapsed {_fmt_time(el)}, ETA {_fmt_time(eta)}")
@@ -253,7 +268,8 @@ def run_ensemble(
         "config": cfg.to_dict(),
     }))
 
-    bar = Progress(n_todo, progress, cfg.log_every, log)
+    bar = Progress(n_todo, progress, cfg.log_every, log,
+                   total_work=sum(len(sp.samples) * sample_work(sp.task.L) for sp in specs))
     cancel = False
     try:
         for spec, output in executor.run(compute_task, specs):
@@ -267,7 +283,8 @@ def run_ensemble(
             ok = sum(r.get("status") == "ok" for r in output.records)
             summary.computed_ok += ok
             summary.computed_failed += len(output.records) - ok
-            bar.update(ok, len(output.records) - ok)
+            bar.update(ok, len(output.records) - ok,
+                       work=len(output.records) * sample_work(spec.task.L))
     except KeyboardInterrupt:
         cancel = True
         summary.interrupted = True
