@@ -81,7 +81,7 @@ def synthetic_table(
                     "angle_AB": ang_ab[i], "angle_ApB": others[i, 0],
                     "angle_ABp": others[i, 1], "angle_ApBp": others[i, 2],
                     "x": x[i], "x_over_L": x[i] / L,
-                    "flags": "gamma_below_precision" if flag[i] else "",
+                    "cert_flags": "gamma_below_precision" if flag[i] else "",
                     "cert_gamma_below_precision": bool(flag[i]),
                     "cert_degenerate_slow_mode": False,
                 })
@@ -89,7 +89,7 @@ def synthetic_table(
                 rows.append({
                     "L": L, "kind": "unitary", "alpha": alpha, "sample": n + i, "seed": 1,
                     "Gamma": 0.0, "Gamma2": 0.0, "R": np.nan, "case": None,
-                    "flags": "degenerate_slow_mode", "cert_gamma_below_precision": False,
+                    "cert_flags": "degenerate_slow_mode", "cert_gamma_below_precision": False,
                     "cert_degenerate_slow_mode": True,
                 })
     df = pd.DataFrame(rows)

@@ -174,3 +174,37 @@ def test_contributions_matrix_matches_streamed_top():
     iu = np.triu_indices(64, 1)
     order = np.argsort(-d[iu])[:5]
     assert [(int(iu[0][o]), int(iu[1][o])) for o in order] == [(m, k) for m, k, _ in top]
+
+
+@pytest.mark.parametrize("b_over_a", [1.05, 1.001])
+def test_planted_near_degenerate_slow_modes(b_over_a):
+    """Three clusters joined by couplings A, B ~ 1e-13: two slow modes ~1e-15 apart.
+
+    By symmetry the slow modes are constant on each cluster and solve the 3x3 quotient problem
+    exactly, so c, Gamma and Gamma2 are known.
+    """
+    sizes = [20, 20, 24]
+    n = sum(sizes)
+    lab = np.repeat(np.arange(3), sizes)
+    a_tot, b_tot = 1e-13, 1e-13 * b_over_a
+    s = np.zeros((n, n))
+    for i, ni in enumerate(sizes):
+        s[np.ix_(lab == i, lab == i)] = 0.5 / ni
+    s[np.ix_(lab == 0, lab == 1)] = a_tot / (sizes[0] * sizes[1])
+    s[np.ix_(lab == 1, lab == 2)] = b_tot / (sizes[1] * sizes[2])
+    s = np.maximum(s, s.T)
+    np.fill_diagonal(s, 0.0)
+    np.fill_diagonal(s, 1.0 - s.sum(axis=1))
+    k = np.array([[a_tot, -a_tot, 0], [-a_tot, a_tot + b_tot, -b_tot], [0, -b_tot, b_tot]])
+    import scipy.linalg as sla
+
+    lam, y = sla.eigh(k, np.diag(sizes).astype(float))
+    assert abs(lam[0]) < 1e-25
+    modes = slowest_modes(s)
+    assert modes.Gamma == pytest.approx(lam[1], rel=1e-9)
+    assert modes.Gamma2 == pytest.approx(lam[2], rel=1e-9)
+    c_exact = y[lab, 1]
+    c_exact *= np.sqrt(n) / np.linalg.norm(c_exact)
+    c_exact *= np.sign(c_exact @ modes.c)
+    assert np.max(np.abs(modes.c - c_exact)) < 1e-6
+    assert modes.mode_error < 1e-2 and not modes.degenerate and not modes.below_precision

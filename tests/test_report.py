@@ -186,7 +186,7 @@ def test_headline_selection_override(synth):
 
 def test_core_columns_only_and_nan():
     df, _ = synthetic_table(seed=4, n=60, Ls=(6, 7))
-    core = df[["L", "alpha", "Gamma", "Gamma2", "R", "flags"]].copy()
+    core = df[["L", "alpha", "Gamma", "Gamma2", "R", "cert_flags"]].copy()
     core.loc[::7, "R"] = np.nan
     core.loc[::5, "Gamma"] = np.nan
     cl = {c.key: c for c in check_claims(core, n_boot=50)}

@@ -45,13 +45,15 @@ class Certificate:
     gamma_residual : float
         A-posteriori residual ``||Lap c - Gamma c|| / ||c||`` of the slowest mode.
     gamma_floor : float
-        Estimated absolute error of ``Gamma`` from Eq. (5): ``residual**2 / (Gamma2 - Gamma)``
-        plus the rounding floor of ``S``.
+        Estimated absolute error of ``Gamma`` from Eq. (5): ``residual**2 / gap`` (gap to the
+        modes outside the Ritz space) plus the rounding floor of the Ritz matrix.
+    mode_error : float
+        Estimated error (angle) of the slowest mode ``c``.
     min_splitting : float
         Smallest quasienergy spacing (modulo 2 pi); inside a pair with spacing ``delta`` the
         eigenvectors carry an error of about ``1e-15 / delta``.
     degenerate_slow_mode : bool
-        ``Gamma2 - Gamma`` below 100 residuals: the slowest mode is not determined to 1%.
+        ``mode_error > 0.01``: the slowest mode is not determined to 1% (e.g. alpha -> infinity).
     gamma_below_precision : bool
         ``Gamma`` below 10 times its floor: not resolved in float64.
     """
@@ -65,6 +67,7 @@ class Certificate:
     gamma_resolution: float
     gamma_residual: float
     gamma_floor: float
+    mode_error: float
     min_splitting: float
     degenerate_slow_mode: bool
     gamma_below_precision: bool
@@ -143,7 +146,7 @@ class SampleResult:
             R=self.R,
         )
         out.update({f"cert_{k}": v for k, v in asdict(self.certificate).items()})
-        out["flags"] = ",".join(self.certificate.flags)
+        out["cert_flags"] = ",".join(self.certificate.flags)
         if self.resonance is not None and hasattr(self.resonance, "scalars"):
             out.update(self.resonance.scalars())
         out.update({f"time_{k}": v for k, v in self.timings.items()})
@@ -242,6 +245,7 @@ def analyze(
         gamma_resolution=modes.resolution,
         gamma_residual=modes.residual,
         gamma_floor=modes.floor,
+        mode_error=modes.mode_error,
         min_splitting=float(np.min(spec.level_spacings())),
         degenerate_slow_mode=modes.degenerate,
         gamma_below_precision=modes.below_precision,

@@ -179,8 +179,8 @@ def flagged(df: pd.DataFrame) -> np.ndarray:
     n = len(df)
     any_info = np.zeros(n, dtype=bool)
     raised = np.zeros(n, dtype=bool)
-    if "flags" in df.columns:
-        s = df["flags"]
+    if "cert_flags" in df.columns:
+        s = df["cert_flags"]
         known = s.notna().to_numpy()
         txt = s.fillna("").astype(str).str.strip()
         raised |= known & (txt != "").to_numpy() & (txt.str.lower() != "nan").to_numpy()
