@@ -169,3 +169,13 @@ def _check_statistics(n):
     ang = np.array([[r["angle_AB"], r["angle_ApB"], r["angle_ABp"], r["angle_ApBp"]] for r in rows])
     assert np.mean(np.argmax(ang, axis=1) == 0) >= 0.8
     assert 0.5 < np.median([r["ratio_SABp_SApB"] for r in rows]) < 2.0
+
+
+def test_tiny_demixing_angles_are_resolved():
+    """Angles far below sqrt(eps) (where arccos would return 0) come out right."""
+    L = 4
+    e = np.eye(2**L, dtype=complex)
+    for th in (1e-6, 1e-9, 1e-12):
+        a = np.cos(th / 2) * e[:, 5] + np.sin(th / 2) * e[:, 10]
+        b = -np.sin(th / 2) * e[:, 5] + np.cos(th / 2) * e[:, 10]
+        assert demix(a, b).angle == pytest.approx(th, rel=1e-6)

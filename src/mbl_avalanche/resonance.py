@@ -107,8 +107,7 @@ class Demixing:
 def _states_from_bloch(
     psi_a: np.ndarray, psi_b: np.ndarray, n: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    nz = float(np.clip(n[2], -1.0, 1.0))
-    th = np.arccos(nz)
+    th = float(np.arctan2(np.hypot(n[0], n[1]), n[2]))  # accurate for tiny angles, unlike arccos
     ph = np.arctan2(n[1], n[0])
     ca, sa = np.cos(th / 2), np.sin(th / 2)
     a = ca * psi_a + sa * np.exp(1j * ph) * psi_b
@@ -205,7 +204,7 @@ def demix(psi_a: np.ndarray, psi_b: np.ndarray, measure: str = "z") -> Demixing:
     n = np.asarray(finder(psi_a, psi_b, L), dtype=float)
     n /= np.linalg.norm(n)
     a, b = _states_from_bloch(psi_a, psi_b, n)
-    angle = float(np.arccos(np.clip(abs(n[2]), 0.0, 1.0)))
+    angle = float(np.arctan2(np.hypot(n[0], n[1]), abs(n[2])))
     return Demixing(a=a, b=b, bloch=n, angle=angle, measure=measure)
 
 
