@@ -17,22 +17,29 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.patches import Arc
 
 from .. import bath
 from ..resonance import z_profile
+from .style import style_context
 
 COLORS = {"A": "#c0392b", "B": "#2471a3", "Ap": "#e67e22", "Bp": "#17a589"}
 LABELS = {"A": "A", "B": "B", "Ap": "A'", "Bp": "B'"}
 
 
-def inspect_figure(result: Any, n_currents: int = 20) -> plt.Figure:
-    """Draw the four-panel inspector of one sample; returns the figure."""
+def inspect_figure(result: Any, n_currents: int = 20) -> Figure:
+    """Draw the four-panel inspector of one sample; returns the figure.
+
+    The figure is built without :mod:`matplotlib.pyplot` (no global backend change), so it can be
+    shown in a notebook (``display(fig)``) or saved with :func:`save_inspector`.
+    """
+    with style_context():
+        return _draw(result, n_currents)
+
+
+def _draw(result: Any, n_currents: int) -> Figure:
     res = result.resonance
     if res is None:
         raise ValueError("the result carries no resonance analysis (analyze(..., resonances=True))")
@@ -42,7 +49,8 @@ def inspect_figure(result: Any, n_currents: int = 20) -> plt.Figure:
     nrm = result.N * result.Gamma
     xlabel = r"quasienergy $\theta_n$" if result.kind == "unitary" else r"energy $E_n$"
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
+    fig = Figure(figsize=(11, 7.5), layout="constrained")
+    axes = fig.subplots(2, 2)
     ax = axes[0, 0]
     ax.vlines(theta, 0, 1, color="0.6", lw=0.5)
     for k, idx in res.states.items():
@@ -110,5 +118,5 @@ def inspect_figure(result: Any, n_currents: int = 20) -> plt.Figure:
 def save_inspector(result: Any, path: str | os.PathLike[str], n_currents: int = 20) -> None:
     """Draw :func:`inspect_figure` and save it (format from the file name)."""
     fig = inspect_figure(result, n_currents)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    with style_context():
+        fig.savefig(path, dpi=130)
