@@ -478,7 +478,7 @@ def orthonormality_error(v: np.ndarray) -> float:
 
 
 def eigen_residual(op: np.ndarray | Callable[[np.ndarray], np.ndarray], spec: Spectrum) -> float:
-    """``max_n ||op v_n - lambda_n v_n||_2`` with ``lambda_n = exp(i theta_n)`` (unitary) or ``E_n``.
+    """``max_n ||op v_n - lambda_n v_n||_2``, ``lambda_n = exp(i theta_n)`` (unitary) or ``E_n``.
 
     The largest column residual: for a unitary op it bounds the reconstruction error
     ``||V diag(lambda) V^dagger - op||`` up to the orthonormality error.  ``op`` may be a
