@@ -201,3 +201,28 @@ def test_fast_agrees_with_schur_on_samples() -> None:
 def test_fast_agrees_with_schur_on_200_samples() -> None:
     checked, total = _agree(8, range(200))
     assert total == 200 and checked >= 150
+
+
+@pytest.mark.parametrize("mixed", [True, False])
+def test_mixed_and_double_refinement(mixed: bool) -> None:
+    """Both refinement variants (complex64 far-pair products, or all complex128) are exact."""
+    special = [float(sp.fold_quasienergy(np.array(t))) for t in CASES["pairs"] + CASES["folding"]]
+    theta = spread(256, special, seed=21)
+    u, _ = planted(theta, seed=22)
+    spec = sp.diagonalize_unitary_fast(u, mixed=mixed)
+    assert spec.check["passed"]
+    assert sp.orthonormality_error(spec.V) <= TOL
+    assert sp.eigen_residual(u, spec) <= TOL
+    ref = sp.diagonalize_unitary(u, method="schur")
+    overlap = np.abs(np.sum(spec.V.conj() * ref.V, axis=0))
+    far = np.ones(256, bool)
+    for t in special:  # inside planted pairs the vectors are fixed only to 1e-15/delta
+        far[match(spec, t, 3)] = False
+    assert np.max(np.abs(overlap[far] - 1.0)) <= 1e-10
+
+
+def test_near_pairs_cover_the_circle() -> None:
+    theta = np.array([-np.pi + 1e-4, 0.0, 0.5e-2, np.pi - 1e-4, 1.0])
+    pm, pn = sp._near_pairs(theta, 1e-2)
+    pairs = {tuple(sorted(p)) for p in zip(pm.tolist(), pn.tolist(), strict=True)}
+    assert pairs == {(0, 3), (1, 2)} and len(pm) == 2

@@ -113,7 +113,10 @@ class Backend:
         return w, v
 
     def ah_b(self, a: Any, b: Any) -> Any:
-        """``a^dagger @ b`` without forming a conjugated copy of ``a`` where possible."""
+        """``a^dagger @ b`` without forming a conjugated copy of ``a`` where possible.
+
+        ``a`` and ``b`` must have the same dtype (complex128, or complex64 on the CPU).
+        """
         if self.is_gpu:
             return self.xp.matmul(a.conj().T, b)
         from scipy.linalg import blas
@@ -128,7 +131,8 @@ class Backend:
             bb, tb = b.T, 1
         else:
             bb, tb = np.asfortranarray(b), 0
-        return blas.zgemm(1.0, aa, bb, trans_a=ta, trans_b=tb)
+        gemm = blas.zgemm if aa.dtype == np.complex128 else blas.cgemm
+        return gemm(1.0, aa, bb, trans_a=ta, trans_b=tb)
 
 
 _CPU = Backend("cpu", np)

@@ -40,6 +40,9 @@ DEFAULT_PHASE = float(np.random.default_rng(7).uniform(-np.pi, np.pi))
 #: Eigenvalues of the Hermitian matrix closer than this are one cluster (re-diagonalised by Schur).
 CLUSTER_TOL = 1e-6
 
+#: Pairs of eigenvalues closer than this get their refinement in complex128 (see ``mixed``).
+NEAR_TOL = 1e-2
+
 #: Acceptance threshold of the a-posteriori check of the fast method (residual, orthonormality).
 CHECK_TOL = 1e-12
 
@@ -233,6 +236,144 @@ def rotated_hermitian_part(u: Any, phase: float, backend: str | Backend = "cpu")
     return h
 
 
+def _near_pairs(theta: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """All index pairs ``(m, n)``, ``m != n``, with circular ``|theta_m - theta_n| < tol``."""
+    n = theta.shape[0]
+    perm = np.argsort(theta, kind="stable")
+    th = theta[perm]
+    ext = np.concatenate([th, th + 2 * np.pi])  # wrap-around
+    hi = np.searchsorted(ext, th + tol, side="left")
+    hi = np.minimum(hi, np.arange(n) + n)  # never pair a state with itself
+    counts = hi - np.arange(n) - 1
+    i = np.repeat(np.arange(n), counts)
+    j = (np.arange(i.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)) + i + 1
+    return perm[i], perm[j % n]
+
+
+def _banded_entries(
+    v: np.ndarray, x: np.ndarray, theta: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+    tol: float, width: int = 128,
+) -> np.ndarray:
+    """``(V^dagger X)[rows[i], cols[i]]`` for pairs closer than ``tol`` in ``theta`` (circular).
+
+    Columns are taken in blocks of ``width`` neighbours in ``theta``; each block needs the
+    ``V`` columns within ``tol`` of it (a window), so the whole costs ``O(N^2 (width + window))``
+    with BLAS products and reads ``X`` about once.
+    """
+    n = theta.shape[0]
+    out = np.empty(rows.shape[0], dtype=np.complex128)
+    if rows.shape[0] == 0:
+        return out
+    perm = np.argsort(theta, kind="stable")
+    pos = np.empty(n, dtype=np.int64)
+    pos[perm] = np.arange(n)
+    th = theta[perm]
+    ext = np.concatenate([th - 2 * np.pi, th, th + 2 * np.pi])
+    blk_of = pos[cols] // width
+    order = np.argsort(blk_of, kind="stable")
+    bounds = np.searchsorted(blk_of[order], np.arange(0, (n + width - 1) // width + 1))
+    for k in range(bounds.shape[0] - 1):
+        sel = order[bounds[k]:bounds[k + 1]]
+        if sel.shape[0] == 0:
+            continue
+        s0, s1 = k * width, min(n, (k + 1) * width)
+        lo = int(np.searchsorted(ext, th[s0] - tol, side="left"))
+        hi = int(np.searchsorted(ext, th[s1 - 1] + tol, side="right"))
+        if hi - lo >= n:
+            lo, hi = n, 2 * n
+        win = perm[np.arange(lo, hi) % n]
+        g = v[:, win].conj().T @ x[:, perm[s0:s1]]
+        r = (pos[rows[sel]] - (lo - n)) % n
+        out[sel] = g[r, pos[cols[sel]] - s0]
+    return out
+
+
+def _refine_mixed(
+    v: np.ndarray,
+    box: list,
+    lam: np.ndarray,
+    theta: np.ndarray,
+    clusters: list[tuple[int, int]],
+    f_blocks: list[np.ndarray],
+    nv2: np.ndarray,
+    near_tol: float,
+    stamp: Callable[[str], None],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The refinement step with complex64 products for the far pairs (CPU).
+
+    ``box[0]`` is ``R = X - V diag(lam)`` (complex128); it is released as soon as possible.
+    Returns ``V' = V (1 + K)`` (columns in the input order, ``v`` overwritten) and the squared
+    column norms of the inter-cluster ``K``.  At most four ``N x N`` complex128 equivalents
+    (``U`` included) are alive.
+    """
+    from scipy import sparse  # noqa: PLC0415
+
+    n = v.shape[0]
+    cid = np.arange(n)
+    for a, b in clusters:
+        cid[a:b] = a
+    # near pairs (each unordered pair once, m -> n and n -> m both filled), inter-cluster only
+    pm, pn = _near_pairs(theta, near_tol)
+    keep = cid[pm] != cid[pn]
+    pm, pn = pm[keep], pn[keep]
+    x = box.pop()
+    e_all = _banded_entries(v, x, theta, np.concatenate([pm, pn]), np.concatenate([pn, pm]),
+                            near_tol)
+    e_mn, e_nm = e_all[: pm.shape[0]], e_all[pm.shape[0]:]
+    k_mn = e_mn / (lam[pn] - lam[pm])
+    k_nm = e_nm / (lam[pm] - lam[pn])
+    k_mn = 0.5 * (k_mn - k_nm.conj())  # anti-Hermitian part
+    del e_mn, e_nm, k_nm
+    # far pairs in complex64
+    v32 = v.astype(np.complex64, order="F")
+    r32 = x.astype(np.complex64)
+    del x
+    stamp("near_pairs")
+    be = get_backend("cpu")
+    e = be.ah_b(v32, r32)
+    del r32
+    stamp("product_E")
+    lam32 = lam.astype(np.complex64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j in _col_blocks(n, _block_width(n)):
+            e[:, j] /= lam32[None, j] - lam32[:, None]
+    for a, b in clusters:
+        e[a:b, a:b] = 0.0
+    e[np.arange(n), np.arange(n)] = 0.0
+    e[pm, pn] = 0.0
+    e[pn, pm] = 0.0
+    _skew_inplace(np, e)
+    k_col2 = _column_sq_norms(np, e)
+    np.add.at(k_col2, pn, np.abs(k_mn) ** 2)
+    np.add.at(k_col2, pm, np.abs(k_mn) ** 2)
+    stamp("build_K")
+    prod = v32 @ e
+    del v32, e
+    stamp("product_VT")
+    # complex128 part: near pairs and the Loewdin blocks inside clusters, as a sparse K
+    rows = [pm, pn]
+    cols = [pn, pm]
+    vals = [k_mn, -k_mn.conj()]
+    for (a, b), f in zip(clusters, f_blocks, strict=True):
+        idx = np.arange(a, b)
+        blk = -0.5 * f
+        blk[np.diag_indices_from(blk)] = 0.0
+        rows.append(np.repeat(idx, b - a))
+        cols.append(np.tile(idx, b - a))
+        vals.append(blk.ravel())
+    ksp = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(cols), np.concatenate(rows))), shape=(n, n)
+    )  # K^T, so that (K^T V^T)^T = V K
+    d = (ksp @ v.T).T
+    v *= (1.0 - 0.5 * (nv2 - 1.0))[None, :]
+    v += prod
+    del prod
+    v += d
+    del d
+    stamp("near_update")
+    return v, k_col2
+
+
 def _skew_inplace(xp: Any, a: Any) -> None:
     """``a <- (a - a^dagger) / 2`` in place, tile by tile (no ``N x N`` temporary)."""
     n = a.shape[0]
@@ -300,6 +441,8 @@ def diagonalize_unitary_fast(
     tol: float = CHECK_TOL,
     probes: int = 4,
     seed: int = 0,
+    mixed: bool = True,
+    near_tol: float = NEAR_TOL,
 ) -> Spectrum:
     """Eigen-decomposition of a unitary from a Hermitian ``eigh``, refined to Schur accuracy.
 
@@ -325,6 +468,13 @@ def diagonalize_unitary_fast(
        residual ``~ dU``).  On the diagonal and inside clusters
        ``K = -(V_c^dagger V_c - 1)/2`` (Loewdin).  ``V' = V (1 + K)``: the orthonormality of
        ``V'`` is that of ``eigh`` plus ``O(|K|^2)``, the residual is second order in ``Z``.
+       Mixed precision (``mixed=True``, CPU): the two ``N x N`` products of the step,
+       ``E = V^dagger R`` and ``V K``, only carry the correction, so they are done in
+       complex64 (2x faster) for pairs with ``|lambda_m - lambda_n| >= near_tol``, where
+       ``|K_mn| <= ||r_n|| / near_tol ~ 1e-9``: their rounding (relative 6e-8) then changes
+       ``V'`` by ``< 1e-16``.  Pairs closer than ``near_tol`` (a few per state), the clusters
+       and the diagonal are done in complex128 (``O(N)`` each).  The result is checked in
+       complex128 like the rest.
     4. A-posteriori check: the second-order remainder is bounded from ``K`` (``bound``) and the
        final residual ``U V' - V' diag(lambda)`` and orthonormality ``V'^dagger V' - 1`` are
        measured on ``probes`` random Gaussian vectors (RMS column error, unbiased estimate);
@@ -404,30 +554,40 @@ def diagonalize_unitary_fast(
         x[:, j] -= v[:, j] * lam[j]
     pre_res = float(xp.sqrt(xp.max(_column_sq_norms(xp, x))))
     stamp("clusters")
-    e = be.ah_b(v, x)
-    stamp("product_E")
-    del x
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for j in _col_blocks(n, _block_width(n)):
-            e[:, j] /= lam[None, j] - lam[:, None]
-    for a, b in clusters:
-        e[a:b, a:b] = 0.0
-    e[xp.arange(n), xp.arange(n)] = 0.0
-    _skew_inplace(xp, e)
-    k_col = xp.sqrt(_column_sq_norms(xp, e))
-    k_fro = float(xp.sqrt(xp.sum(k_col**2)))
-    k_max = float(xp.max(k_col))
-    second = 2.0 * k_fro * k_max + k_max**2
-    for (a, b), f in zip(clusters, f_blocks, strict=True):
-        e[a:b, a:b] = be.asarray(-0.5 * f)
-    e[xp.arange(n), xp.arange(n)] = 1.0 - 0.5 * (nv2 - 1.0)
     theta = fold_quasienergy(np.angle(be.to_host(lam)))
     order = np.argsort(theta, kind="stable")
-    e = e[:, be.asarray(order)]
-    stamp("build_K")
-    vnew = v @ e
-    stamp("product_VT")
-    del v, e
+    if mixed and not be.is_gpu:
+        box = [x]
+        del x
+        v, k_col2 = _refine_mixed(v, box, be.to_host(lam), theta, clusters, f_blocks,
+                                  be.to_host(nv2), near_tol, stamp)
+        k_fro = float(np.sqrt(np.sum(k_col2)))
+        k_max = float(np.sqrt(np.max(k_col2)))
+        vnew = v[:, order]
+        del v
+    else:
+        e = be.ah_b(v, x)
+        stamp("product_E")
+        del x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for j in _col_blocks(n, _block_width(n)):
+                e[:, j] /= lam[None, j] - lam[:, None]
+        for a, b in clusters:
+            e[a:b, a:b] = 0.0
+        e[xp.arange(n), xp.arange(n)] = 0.0
+        _skew_inplace(xp, e)
+        k_col = xp.sqrt(_column_sq_norms(xp, e))
+        k_fro = float(xp.sqrt(xp.sum(k_col**2)))
+        k_max = float(xp.max(k_col))
+        for (a, b), f in zip(clusters, f_blocks, strict=True):
+            e[a:b, a:b] = be.asarray(-0.5 * f)
+        e[xp.arange(n), xp.arange(n)] = 1.0 - 0.5 * (nv2 - 1.0)
+        e = e[:, be.asarray(order)]
+        stamp("build_K")
+        vnew = v @ e
+        stamp("product_VT")
+        del v, e
+    second = 2.0 * k_fro * k_max + k_max**2
     lam = lam[be.asarray(order)]
 
     # --- a-posteriori check on random probes --------------------------------------------------
