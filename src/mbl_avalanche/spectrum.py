@@ -16,6 +16,7 @@ the same accuracy from a Hermitian eigensolver; see :func:`diagonalize_unitary_f
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -306,7 +307,7 @@ def _refine_mixed(
     column norms of the inter-cluster ``K``.  At most four ``N x N`` complex128 equivalents
     (``U`` included) are alive.
     """
-    from scipy import sparse  # noqa: PLC0415
+    from scipy import sparse
 
     n = v.shape[0]
     cid = np.arange(n)
@@ -599,7 +600,7 @@ def diagonalize_unitary_fast(
     figures = (res_rms, orth_rms, res_bound, orth_bound)
     passed = bool(all(np.isfinite(f) and f <= tol for f in figures))
     stamp("check")
-    times = {b[0]: b[1] - a[1] for a, b in zip(stamps[:-1], stamps[1:], strict=True)}
+    times = {b[0]: b[1] - a[1] for a, b in itertools.pairwise(stamps)}
     check = dict(
         passed=passed, residual_rms=res_rms, orthonormality_rms=orth_rms,
         residual_bound=res_bound, orthonormality_bound=orth_bound, pre_residual_max=pre_res,
