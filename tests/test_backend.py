@@ -94,3 +94,21 @@ def test_gpu_matches_cpu(L: int) -> None:
         if c.certificate.ok and g.certificate.ok:
             assert (g.mu, g.nu) == (c.mu, c.nu)
             assert abs(g.Gamma - c.Gamma) <= 1e-5 * c.Gamma
+
+
+def test_cli_method_and_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from mbl_avalanche.cli import main
+
+    assert main(["sample", "--L", "5", "--alpha", "30", "--method", "schur", "--json"]) == 0
+    out_s = json.loads(capsys.readouterr().out)
+    assert main(["sample", "--L", "5", "--alpha", "30", "--method", "fast", "--json"]) == 0
+    out_f = json.loads(capsys.readouterr().out)
+    assert out_s["method"] == "schur" and out_f["method"] == "fast"
+    assert out_f["backend"] == "cpu"
+    assert abs(out_f["Gamma"] - out_s["Gamma"]) <= 1e-6 * out_s["Gamma"]
+    if not gpu_available():
+        assert main(["sample", "--L", "5", "--alpha", "30", "--backend", "gpu"]) == 2
+        err = capsys.readouterr().err
+        assert "backend='gpu' is not allowed here" in err and len(err.strip().splitlines()) == 1
