@@ -112,3 +112,18 @@ def test_cli_method_and_backend(capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["sample", "--L", "5", "--alpha", "30", "--backend", "gpu"]) == 2
         err = capsys.readouterr().err
         assert "backend='gpu' is not allowed here" in err and len(err.strip().splitlines()) == 1
+
+
+def test_device_pipeline_matches_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole analysis through the device branches (CuPy stand-in) equals the CPU one."""
+    model = FloquetModel(L=7, alpha=30.0)
+    ref = analyze_sample(model, 3, method="auto")
+    monkeypatch.setattr(bath, "array_module", lambda a: fake_cupy())
+    dev = analyze_sample(model, 3, method="auto", backend=Backend("gpu", fake_cupy()))
+    assert dev.meta["backend"] == "gpu" and dev.meta["method"] == "fast"
+    assert isinstance(dev.V, np.ndarray)
+    np.testing.assert_allclose(dev.theta, ref.theta, rtol=0, atol=1e-12)
+    assert (dev.mu, dev.nu) == (ref.mu, ref.nu)
+    assert abs(dev.Gamma - ref.Gamma) <= 1e-6 * ref.Gamma
+    assert dev.certificate.orthonormality_error <= 1e-12
+    assert dev.certificate.eigen_residual <= 1e-12
