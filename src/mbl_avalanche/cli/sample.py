@@ -111,6 +111,7 @@ def format_summary(r: SampleResult) -> str:
         f"  mu = {r.mu:<6d} theta = {r.theta[r.mu]:+.12f}   c = {r.c[r.mu]:+.6f}",
         f"  nu = {r.nu:<6d} theta = {r.theta[r.nu]:+.12f}   c = {r.c[r.nu]:+.6f}",
         "  certificate:",
+        f"    eigensolver          {m.get('method', '?')} on {m.get('backend', 'cpu')}",
         f"    unitarity error      {c.unitarity_error:.2e}",
         f"    orthonormality error {c.orthonormality_error:.2e}",
         f"    eigen-residual       {c.eigen_residual:.2e}",
