@@ -15,9 +15,10 @@ from typing import Any, Literal
 import numpy as np
 
 from . import bath, resonance, spectrum
+from .backend import get_backend
 from .errors import InputError
 from .models.custom import check_hermitian, check_unitary
-from .models.floquet import FloquetModel
+from .models.floquet import FloquetModel, apply_two_site_gate, diagonal_phases
 
 Kind = Literal["unitary", "hamiltonian"]
 
@@ -25,6 +26,11 @@ Kind = Literal["unitary", "hamiltonian"]
 @dataclass
 class Certificate:
     """Accuracy figures of one sample (all max-norms unless stated).
+
+    The first three are exact max-norms with ``analyze(..., exact_certificate=True)``; by default
+    they are randomised estimates of the Frobenius norms of the same matrices
+    (:func:`mbl_avalanche.spectrum.probe_errors`, ``O(N^2)``), which bound the max-norms from
+    above (the eigen-residual: largest column norm; the others: largest entry).
 
     Attributes
     ----------
@@ -157,7 +163,7 @@ def analyze(
     op: np.ndarray,
     kind: Kind = "unitary",
     *,
-    method: str = "schur",
+    method: str = "auto",
     keep_S: bool = False,
     resonances: bool = True,
     demixing_measure: str = "z",
@@ -165,6 +171,9 @@ def analyze(
     overwrite: bool = False,
     meta: dict[str, Any] | None = None,
     timings: dict[str, float] | None = None,
+    backend: str = "cpu",
+    apply: Any = None,
+    exact_certificate: bool = False,
 ) -> SampleResult:
     """Analyse one closed-system operator coupled to the bath at its last site.
 
@@ -176,8 +185,19 @@ def analyze(
     kind : {"unitary", "hamiltonian"}
         How to diagonalise: Schur for a unitary, ``eigh`` for a Hamiltonian.  The bath analysis is
         identical.
-    method : str
-        Unitary eigensolver (see :mod:`mbl_avalanche.spectrum`).
+    method : {"auto", "fast", "schur"}
+        Unitary eigensolver (see :func:`mbl_avalanche.spectrum.diagonalize_unitary`); ``"auto"``
+        (default) is the fast solver with its a-posteriori check and a fallback to Schur.
+    backend : {"cpu", "gpu"}
+        Where the eigensolver, the rates and the slowest mode run (results come back as NumPy).
+    apply : callable, optional
+        ``X -> U @ X`` (e.g. the model's gate circuit), used instead of dense products with
+        ``op`` by the fast solver and the eigen-residual (CPU).
+    exact_certificate : bool
+        If true, the unitarity, orthonormality and eigen-residual figures are the exact max-norms
+        (three ``N x N`` products).  If false (default), they are randomised Frobenius-norm
+        estimates from :func:`mbl_avalanche.spectrum.probe_errors` (``O(N^2)``; the Frobenius norm
+        bounds the max-norms from above).
     keep_S : bool
         Keep the ``N x N`` rate matrix on the result.
     resonances : bool
@@ -200,7 +220,10 @@ def analyze(
             op, unit_err = check_unitary(op)
         else:
             op = np.asarray(op, dtype=np.complex128)
-            unit_err = spectrum.unitarity_error(op)
+            unit_err = (
+                spectrum.unitarity_error(op) if exact_certificate
+                else spectrum.probe_errors(lambda x: x, op, np.ones(op.shape[0]))[1]
+            )
     else:
         op = check_hermitian(op) if check else np.asarray(op, dtype=np.complex128)
         unit_err = 0.0
@@ -208,36 +231,51 @@ def analyze(
     L = n.bit_length() - 1
     timings["check"] = timings.get("check", 0.0) + time.perf_counter() - t0
 
+    be = get_backend(backend)
     t0 = time.perf_counter()
     if kind == "unitary":
-        spec = spectrum.diagonalize_unitary(op, method=method, overwrite=overwrite)
+        spec = spectrum.diagonalize_unitary(
+            op, method=method, overwrite=overwrite, backend=be, apply=apply
+        )
     else:
         spec = spectrum.diagonalize_hermitian(op, overwrite=overwrite)
+        spec.V = be.asarray(spec.V)
+    be.synchronize()
     timings["diagonalise"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     s = bath.rate_matrix(spec.V)
+    be.synchronize()
     timings["rates"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     modes = bath.slowest_modes(s)
+    be.synchronize()
     timings["slowest_mode"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     (mu, nu, d_top), = bath.top_contributions(s, modes.c, k=1)
     big_gamma = modes.Gamma
     r = d_top / (n * big_gamma) if big_gamma > 0 else float("nan")
-    if overwrite:
-        resid = float("nan")
-    elif kind == "unitary":
-        resid = spectrum.eigen_residual(op, spec)
+    spec.V = be.to_host(spec.V)
+    lam = np.exp(1j * spec.theta) if kind == "unitary" else spec.theta
+    if exact_certificate:
+        orth = spectrum.orthonormality_error(spec.V)
+        resid = float("nan") if overwrite else spectrum.eigen_residual(
+            op if apply is None else apply, spec)
     else:
-        resid = spectrum.eigen_residual(op, spec) / max(float(np.max(np.abs(spec.theta))), 1e-300)
+        resid, orth = spectrum.probe_errors(  # seed 1: independent of the solver's probes
+            op if apply is None or kind != "unitary" else apply, spec.V, lam, seed=1
+        )
+        resid = float("nan") if overwrite else resid
+    if kind == "hamiltonian":
+        resid /= max(float(np.max(np.abs(spec.theta))), 1e-300)
+    row_sums = s.sum(axis=1)
     cert = Certificate(
         unitarity_error=unit_err,
-        orthonormality_error=spectrum.orthonormality_error(spec.V),
+        orthonormality_error=orth,
         eigen_residual=resid,
-        row_sum_error=float(np.max(np.abs(s.sum(axis=1) - 1.0))),
+        row_sum_error=float(np.max(np.abs(be.to_host(row_sums) - 1.0))),
         gamma_rel_diff=(
             abs(big_gamma - modes.Gamma_eig) / big_gamma if big_gamma > 0 else float("inf")
         ),
@@ -261,11 +299,16 @@ def analyze(
         )
         timings["resonance"] = time.perf_counter() - t0
     meta.setdefault("method", spec.method)
+    meta.setdefault("backend", be.name)
+    meta.setdefault("exact_certificate", bool(exact_certificate))
+    for key in ("residual_fro", "orthonormality_fro", "residual_bound", "clusters"):
+        if key in spec.check:
+            meta.setdefault(f"fast_{key}", spec.check[key])
     return SampleResult(
         L=L, kind=kind, theta=spec.theta, V=spec.V, c=modes.c, Gamma=big_gamma,
         Gamma_eig=modes.Gamma_eig, Gamma2=modes.Gamma2, mu=int(mu), nu=int(nu), D_top=float(d_top),
-        R=float(r), certificate=cert, meta=meta, timings=timings, S=s if keep_S else None,
-        resonance=res,
+        R=float(r), certificate=cert, meta=meta, timings=timings,
+        S=be.to_host(s) if keep_S else None, resonance=res,
     )
 
 
@@ -282,4 +325,21 @@ def analyze_sample(model: FloquetModel, sample: int, **kwargs: Any) -> SampleRes
         gue_scale=float(model.gue_scale), layer_order=model.layer_order,
     )
     meta.update(kwargs.pop("meta", None) or {})
+    if kwargs.get("backend", "cpu") == "cpu":
+        kwargs.setdefault("apply", circuit_apply(model, sample))
     return analyze(u, "unitary", check=False, meta=meta, timings={"build": t_build}, **kwargs)
+
+
+def circuit_apply(model: FloquetModel, sample: int) -> Any:
+    """``X -> U_F @ X`` by the gate circuit of ``model`` (``O(L N K)`` for ``N x K`` blocks)."""
+    phases, gates = model.gates(sample)
+    d = diagonal_phases(phases)[:, None]
+    bonds = [b for layer in model.layers() for b in layer]
+
+    def apply(x: np.ndarray) -> np.ndarray:
+        y = np.multiply(d, x, order="C")
+        for b in bonds:
+            y = apply_two_site_gate(y, gates[b - 1], model.L, b)
+        return y
+
+    return apply

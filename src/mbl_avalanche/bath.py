@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
+from .backend import array_module, to_host
+
 EPS = float(np.finfo(np.float64).eps)
 
 #: Rows per block when streaming ``N x N`` element-wise products (bounded temporaries).
@@ -74,12 +76,14 @@ def rate_matrix(v: np.ndarray) -> np.ndarray:
     Notes
     -----
     Costs one ``N x N x N/2`` product for ``A`` and one for ``B``; memory two complex ``N x N``
-    temporaries at most.  Rows sum to 1 up to the orthonormality error of ``V``.
+    temporaries at most.  Rows sum to 1 up to the orthonormality error of ``V``.  Works on NumPy
+    and CuPy arrays alike (the result lives where ``v`` lives).
     """
+    xp = array_module(v)
     v0 = v[0::2]
     v0h = v0.conj().T
     a = v0h @ v[1::2]
-    s = np.abs(a)
+    s = xp.abs(a)
     s *= s
     del a
     s += s.T.copy()
@@ -87,8 +91,9 @@ def rate_matrix(v: np.ndarray) -> np.ndarray:
     b = v0h @ v0
     del v0h
     b *= 2.0
-    b[np.diag_indices_from(b)] -= 1.0
-    zz = np.abs(b)
+    idx = xp.arange(b.shape[0])
+    b[idx, idx] -= 1.0
+    zz = xp.abs(b)
     del b
     zz *= zz
     s += zz
@@ -134,11 +139,38 @@ def rayleigh_gap(s: np.ndarray, c: np.ndarray) -> float:
     return 0.5 * total / float(c @ c)
 
 
+def _top_contributions_device(s, c, k: int) -> list[tuple[int, int, float]]:
+    """:func:`top_contributions` for CuPy arrays (same streaming, host-side bookkeeping)."""
+    xp = array_module(s)
+    c = xp.asarray(c)
+    best: list[tuple[float, int, int]] = []
+    n = s.shape[0]
+    for rows in _row_blocks(n):
+        d = c[rows, None] - c[None, :]
+        d *= d
+        d *= s[rows]
+        m_idx = xp.arange(rows.start, rows.stop)[:, None]
+        d[xp.arange(n)[None, :] <= m_idx] = -1.0
+        flat = d.ravel()
+        kk = min(k, flat.size)
+        cand = to_host(xp.argpartition(flat, flat.size - kk)[-kk:])
+        vals = to_host(flat[xp.asarray(cand)])
+        for f, val in zip(cand, vals, strict=True):
+            if val >= 0:
+                i, j = divmod(int(f), n)
+                best.append((float(val), rows.start + i, j))
+        best.sort(key=lambda t: (-t[0], t[1], t[2]))
+        best = best[:k]
+    return [(m, nn, val) for val, m, nn in best]
+
+
 def top_contributions(s: np.ndarray, c: np.ndarray, k: int = 1) -> list[tuple[int, int, float]]:
     """The ``k`` largest ``D_mn = S_mn (c_m - c_n)**2`` with ``m < n`` (Eq. 4), largest first.
 
     Streams over row blocks, so no ``N x N`` array of ``D`` is formed.
     """
+    if array_module(s) is not np:
+        return _top_contributions_device(s, c, k)
     best: list[tuple[float, int, int]] = []
     for rows in _row_blocks(s.shape[0]):
         d = c[rows, None] - c[None, :]
@@ -263,7 +295,8 @@ def laplacian_apply(s: np.ndarray, x: np.ndarray) -> np.ndarray:
     between bath-flip partners, whose ``x`` nearly agree) then contribute small terms instead of
     cancelling ``O(1)`` ones, so the result is accurate far below ``eps ||Lap||``.
     """
-    out = np.empty(s.shape[0])
+    xp = array_module(s)
+    out = xp.empty(s.shape[0])
     for rows in _row_blocks(s.shape[0]):
         d = x[rows, None] - x[None, :]
         d *= s[rows]
@@ -277,14 +310,15 @@ def laplacian_form(s: np.ndarray, x: np.ndarray) -> np.ndarray:
     The positive form of Eq. (5) for several vectors at once (no cancellation); used for the
     Rayleigh-Ritz refinement of the slow modes.
     """
+    xp = array_module(s)
     n, k = x.shape
-    out = np.zeros((k, k))
+    out = xp.zeros((k, k))
     step = max(1, _BLOCK_ELEMENTS // max(n * k, 1))
     for start in range(0, n, step):
         rows = slice(start, min(n, start + step))
         d = x[rows, None, :] - x[None, :, :]
         w = d * s[rows][:, :, None]
-        out += np.einsum("bnk,bnl->kl", w, d)
+        out += xp.einsum("bnk,bnl->kl", w, d)
     return 0.5 * out
 
 
@@ -317,33 +351,40 @@ def slowest_modes(s: np.ndarray, n_modes: int = 6) -> SlowModes:
     Eq. (5) (:func:`laplacian_form`), removes that mixing.  ``Gamma`` is the positive sum of
     Eq. (5), certified by the residual ``||Lap c - Gamma c||`` computed the same way.
     """
+    xp = array_module(s)
     n = s.shape[0]
     k = min(max(2, n_modes), n - 1)
-    lap = np.negative(s)
-    np.fill_diagonal(lap, 0.0)
-    np.fill_diagonal(lap, -lap.sum(axis=1))  # exact zero row sums of the off-diagonal part
-    lap_norm = 2.0 * float(np.max(np.diagonal(lap)))  # Gershgorin bound on ||Lap||_2
+    lap = xp.negative(s)
+    idx = xp.arange(n)
+    lap[idx, idx] = 0.0
+    lap[idx, idx] = -lap.sum(axis=1)  # exact zero row sums of the off-diagonal part
+    lap_norm = 2.0 * float(xp.max(xp.diagonal(lap)))  # Gershgorin bound on ||Lap||_2
     # Deflate the uniform vector: H Lap H with H = 1 - 2 w w^T, H u = e_1.
-    w = _householder_vector(n)
+    w = xp.asarray(_householder_vector(n))
     p = lap @ w
     q = p - (w @ p) * w
-    t = np.outer(w, q)
+    t = xp.outer(w, q)
     lap -= 2.0 * t
     lap -= 2.0 * t.T
     del t
-    vals, vecs = sla.eigh(
-        lap[1:, 1:], subset_by_index=[0, k - 1], driver="evr", check_finite=False,
-        overwrite_a=True,
-    )
+    if xp is np:
+        vals, vecs = sla.eigh(
+            lap[1:, 1:], subset_by_index=[0, k - 1], driver="evr", check_finite=False,
+            overwrite_a=True,
+        )
+    else:  # cuSOLVER has no subset driver: all eigenpairs (cheap on a GPU), keep k
+        vals, vecs = xp.linalg.eigh(lap[1:, 1:])
+        vals, vecs = vals[:k], vecs[:, :k].copy()
     del lap
-    modes = np.zeros((n, k))
+    modes = xp.zeros((n, k))
     modes[1:] = vecs
-    modes -= 2.0 * np.outer(w, w @ modes)  # back through H
+    modes -= 2.0 * xp.outer(w, w @ modes)  # back through H
+    vals = np.asarray(to_host(vals))
     # Rayleigh-Ritz refinement with the accurate (positive) form of Eq. (5), restricted to the
     # slow block so that the small eigenproblem's own rounding (eps x its largest entry) stays
     # at the scale of the slow gaps; couplings to the fast Ritz vectors are O(eps) and bounded.
-    q, _ = np.linalg.qr(modes)
-    form = laplacian_form(s, q)
+    q, _ = xp.linalg.qr(modes)
+    form = np.asarray(to_host(laplacian_form(s, q)))
     form = 0.5 * (form + form.T)
     diag = np.diagonal(form)
     slow = np.flatnonzero(diag <= 1e4 * max(float(diag[1]), resolution_of(n, lap_norm)))
@@ -351,18 +392,22 @@ def slowest_modes(s: np.ndarray, n_modes: int = 6) -> SlowModes:
     fast = np.setdiff1d(np.arange(k), slow)
     block = form[np.ix_(slow, slow)]
     _, y = sla.eigh(block)
-    modes = q[:, slow] @ y
-    modes *= np.sqrt(n) / np.linalg.norm(modes, axis=0)
+    modes = q[:, xp.asarray(slow)] @ xp.asarray(y)
+    modes *= np.sqrt(n) / xp.linalg.norm(modes, axis=0)
     form_error = 4.0 * EPS * float(np.max(np.abs(np.diagonal(block)))) + n * EPS**2
     ritz_coupling = 0.0
     if fast.size:
         coupling = np.abs(y[:, :2].T @ form[np.ix_(slow, fast)])  # slow modes <-> fast vectors
         ritz_coupling = float(np.max(coupling / np.maximum(diag[fast] - diag[0], 1e-300)))
-    c = fix_sign(modes[:, 0].copy())
-    gamma = rayleigh_gap(s, c)
+    c_dev = modes[:, 0].copy()
+    c_host = np.asarray(to_host(c_dev))
+    c = fix_sign(c_host)
+    if c is not c_host:  # fix_sign flipped it
+        c_dev = -c_dev
+    gamma = rayleigh_gap(s, c_dev)
     gamma2 = rayleigh_gap(s, modes[:, 1])
     resolution = resolution_of(n, lap_norm)
-    residual = float(np.linalg.norm(laplacian_apply(s, c) - gamma * c) / np.sqrt(n))
+    residual = float(xp.linalg.norm(laplacian_apply(s, c_dev) - gamma * c_dev) / np.sqrt(n))
     gap_out = float(vals[-1]) - gamma
     floor = residual**2 / gap_out + form_error if gap_out > 0 else float("inf")
     return SlowModes(

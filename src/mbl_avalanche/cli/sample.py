@@ -27,6 +27,15 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
         "--layer-order", choices=("odd_first", "even_first"), default="odd_first",
         help="bond layer applied first after D (default odd_first: U_F = W_even W_odd D)",
     )
+    p.add_argument(
+        "--method", choices=("auto", "fast", "schur"), default="auto",
+        help="unitary eigensolver: auto (fast, checked, Schur fallback; default), fast, schur",
+    )
+    p.add_argument(
+        "--backend", choices=("cpu", "gpu"), default="cpu",
+        help="run the eigensolver, rates and slowest mode on the cpu (default) or a CUDA gpu "
+        "(needs CuPy: pip install 'mbl-avalanche[gpu]')",
+    )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--unitary", metavar="U.npy", help="analyse this unitary (2**L x 2**L)")
     src.add_argument("--hamiltonian", metavar="H.npy", help="analyse this Hermitian matrix")
@@ -34,6 +43,12 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
 
 def sample_from_args(args: argparse.Namespace, **kwargs: Any) -> SampleResult:
     """Run the analysis that the source arguments ask for."""
+    kwargs.setdefault("method", getattr(args, "method", "auto"))
+    kwargs.setdefault("backend", getattr(args, "backend", "cpu"))
+    if kwargs["backend"] == "gpu":
+        from ..backend import get_backend
+
+        get_backend("gpu")  # one-line InputError if CuPy or the device is missing
     if args.unitary or args.hamiltonian:
         path = args.unitary or args.hamiltonian
         kind = "unitary" if args.unitary else "hamiltonian"
@@ -96,6 +111,7 @@ def format_summary(r: SampleResult) -> str:
         f"  mu = {r.mu:<6d} theta = {r.theta[r.mu]:+.12f}   c = {r.c[r.mu]:+.6f}",
         f"  nu = {r.nu:<6d} theta = {r.theta[r.nu]:+.12f}   c = {r.c[r.nu]:+.6f}",
         "  certificate:",
+        f"    eigensolver          {m.get('method', '?')} on {m.get('backend', 'cpu')}",
         f"    unitarity error      {c.unitarity_error:.2e}",
         f"    orthonormality error {c.orthonormality_error:.2e}",
         f"    eigen-residual       {c.eigen_residual:.2e}",

@@ -1,0 +1,169 @@
+"""Array backend dispatch: NumPy (+ SciPy LAPACK) on the CPU, CuPy on a CUDA GPU.
+
+One object, :class:`Backend`, carries the array module ``xp`` and the few operations that differ
+between devices (transfers, the Hermitian eigensolver, freeing memory).  The algorithms in
+:mod:`mbl_avalanche.spectrum` and :mod:`mbl_avalanche.bath` are written once against ``xp``.
+
+Why CuPy and not torch: CuPy is a drop-in NumPy work-alike (the same function names, dtypes,
+slicing and broadcasting), so the verified CPU code runs unchanged with ``xp = cupy``;
+``cupy.linalg.eigh`` is cuSOLVER's ``zheevd`` (divide and conquer, the same algorithm class as the
+CPU path), complex128 is first class, and the extra is one wheel (``cupy-cuda12x``) without a
+second tensor library or autograd machinery.  torch would need a translation layer for every
+array operation and defaults to float32, which is never adequate here (SPEC section 4).
+
+Everything on the device is float64/complex128.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+#: Backends accepted by ``--backend`` and the ``backend=`` arguments.
+BACKENDS = ("cpu", "gpu")
+
+
+def _import_cupy() -> Any:
+    try:
+        import cupy
+    except ImportError as exc:  # pragma: no cover - depends on the machine
+        raise InputError(
+            "backend='gpu' is not allowed here: CuPy is not installed "
+            "(pip install 'mbl-avalanche[gpu]', i.e. cupy-cuda12x)"
+        ) from exc
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        raise InputError(f"backend='gpu' is not allowed here: no CUDA device ({exc})") from exc
+    if n < 1:  # pragma: no cover
+        raise InputError("backend='gpu' is not allowed here: no CUDA device found")
+    return cupy
+
+
+def gpu_available() -> bool:
+    """True if CuPy imports and sees at least one CUDA device."""
+    try:
+        _import_cupy()
+    except InputError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Array module and device-specific operations.
+
+    Attributes
+    ----------
+    name : {"cpu", "gpu"}
+    xp : module
+        ``numpy`` or ``cupy``.
+    """
+
+    name: str
+    xp: Any
+
+    @property
+    def is_gpu(self) -> bool:
+        """Whether arrays live on a CUDA device."""
+        return self.name == "gpu"
+
+    def asarray(self, a: Any, dtype: Any = None) -> Any:
+        """``a`` as an array of this backend (copied to the device if needed)."""
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_host(self, a: Any) -> np.ndarray:
+        """``a`` as a NumPy array (copied from the device if needed)."""
+        if self.is_gpu:
+            return self.xp.asnumpy(a)
+        return np.asarray(a)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (for timings); no-op on the CPU."""
+        if self.is_gpu:
+            self.xp.cuda.Stream.null.synchronize()
+
+    def free(self) -> None:
+        """Return cached device memory to the driver; no-op on the CPU."""
+        if self.is_gpu:
+            self.xp.get_default_memory_pool().free_all_blocks()
+
+    def eigh(self, h: Any) -> tuple[Any, Any]:
+        """All eigenpairs of a complex Hermitian matrix (ascending), destroying ``h``.
+
+        CPU: LAPACK ``zheevd`` with the full workspace (lower triangle, see
+        :func:`mbl_avalanche.spectrum.eigh_fast`); GPU: ``cupy.linalg.eigh`` (cuSOLVER ``zheevd``).
+        """
+        if self.is_gpu:
+            return self.xp.linalg.eigh(h, UPLO="L")
+        from scipy.linalg import lapack
+
+        n = h.shape[0]
+        a = h if h.flags.f_contiguous else np.asfortranarray(h)
+        w, v, info = lapack.zheevd(
+            a, compute_v=1, lower=1, lwork=n * n + 66 * n, lrwork=1 + 5 * n + 2 * n * n,
+            liwork=3 + 5 * n, overwrite_a=1,
+        )
+        if info != 0:
+            raise np.linalg.LinAlgError(f"LAPACK zheevd failed with info={info}")
+        return w, v
+
+    def ah_b(self, a: Any, b: Any) -> Any:
+        """``a^dagger @ b`` without forming a conjugated copy of ``a`` where possible.
+
+        ``a`` and ``b`` must have the same dtype (complex128, or complex64 on the CPU).
+        """
+        if self.is_gpu:
+            return self.xp.matmul(a.conj().T, b)
+        from scipy.linalg import blas
+
+        if a.flags.f_contiguous:
+            aa, ta = a, 2
+        else:  # a.T is F-contiguous: a^dagger = conj(a.T^T) is not expressible; copy once
+            aa, ta = np.asfortranarray(a), 2
+        if b.flags.f_contiguous:
+            bb, tb = b, 0
+        elif b.flags.c_contiguous:
+            bb, tb = b.T, 1
+        else:
+            bb, tb = np.asfortranarray(b), 0
+        gemm = blas.zgemm if aa.dtype == np.complex128 else blas.cgemm
+        return gemm(1.0, aa, bb, trans_a=ta, trans_b=tb)
+
+
+_CPU = Backend("cpu", np)
+
+
+def get_backend(name: str | Backend = "cpu") -> Backend:
+    """The :class:`Backend` called ``name`` (``"cpu"`` or ``"gpu"``).
+
+    Raises :class:`~mbl_avalanche.errors.InputError` for an unknown name, or for ``"gpu"`` when
+    CuPy or a CUDA device is missing (the message says which).
+    """
+    if isinstance(name, Backend):
+        return name
+    if name == "cpu":
+        return _CPU
+    if name == "gpu":
+        return Backend("gpu", _import_cupy())
+    raise InputError(f"backend={name!r} is not allowed: choose one of {BACKENDS}")
+
+
+def array_module(a: Any) -> Any:
+    """``cupy`` for a CuPy array, else ``numpy`` (without importing CuPy needlessly)."""
+    if type(a).__module__.split(".")[0] == "cupy":
+        import cupy
+
+        return cupy
+    return np
+
+
+def to_host(a: Any) -> Any:
+    """A NumPy array (or Python scalar) for a NumPy/CuPy array or scalar."""
+    if type(a).__module__.split(".")[0] == "cupy":
+        return a.get()
+    return a
