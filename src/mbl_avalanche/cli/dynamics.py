@@ -20,8 +20,8 @@ from ..dynamics import (
 )
 from ..errors import InputError
 from ..models.custom import chain_length, load_matrix
-from ..models.floquet import DEFAULT_SEED, FloquetModel, check_alpha
-from .sample import jsonable
+from ..models.floquet import FloquetModel, check_alpha
+from .sample import add_model_arguments, jsonable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,15 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "weak-coupling limit), rho(t) of Eq. (2) as <Z_i>(t) per site, and optionally a gamma "
         "sweep showing r_1/(3 gamma) -> Gamma.",
     )
-    p.add_argument("--L", type=int, default=None, help=f"chain length (2..{MAX_L})")
-    p.add_argument("--alpha", type=float, default=None, help="disorder parameter (> 0)")
-    p.add_argument("--sample", type=int, default=0, help="sample index (>= 0), default 0")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
-    p.add_argument("--gue-scale", type=float, default=1.0, help="scale of the bond GUE matrices")
-    p.add_argument(
-        "--layer-order", choices=("odd_first", "even_first"), default="odd_first",
-        help="bond layer applied first after D (default odd_first)",
-    )
+    add_model_arguments(p, L_help=f"chain length (2..{MAX_L})")
     p.add_argument("--unitary", metavar="U.npy", help="use this unitary (2**L x 2**L) instead")
     p.add_argument("--gamma", type=float, required=True, help="bath coupling gamma (> 0)")
     p.add_argument(

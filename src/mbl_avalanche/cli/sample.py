@@ -16,9 +16,9 @@ from ..models.floquet import DEFAULT_SEED, FloquetModel, check_alpha, check_L
 from ..resources import check_memory
 
 
-def add_source_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments that choose one sample: the model's ``(L, alpha, sample, seed)`` or a file."""
-    p.add_argument("--L", type=int, default=None, help="chain length (>= 2)")
+def add_model_arguments(p: argparse.ArgumentParser, L_help: str = "chain length (>= 2)") -> None:
+    """Arguments that choose one sample of the model: ``L, alpha, sample, seed`` and the knobs."""
+    p.add_argument("--L", type=int, default=None, help=L_help)
     p.add_argument("--alpha", type=float, default=None, help="disorder parameter (> 0)")
     p.add_argument("--sample", type=int, default=0, help="sample index (>= 0), default 0")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
@@ -27,6 +27,11 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
         "--layer-order", choices=("odd_first", "even_first"), default="odd_first",
         help="bond layer applied first after D (default odd_first: U_F = W_even W_odd D)",
     )
+
+
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments that choose one sample: the model's ``(L, alpha, sample, seed)`` or a file."""
+    add_model_arguments(p)
     p.add_argument(
         "--method", choices=("auto", "fast", "schur"), default="auto",
         help="unitary eigensolver: auto (fast, checked, Schur fallback; default), fast, schur",

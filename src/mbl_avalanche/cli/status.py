@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import math
 
+from ..ensemble.runner import format_duration
 from ..ensemble.store import run_status
 
 
@@ -19,14 +19,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _fmt(s: float) -> str:
-    if not math.isfinite(s):
-        return "?"
-    s = round(s)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
-
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
@@ -38,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
           f"{'time left':>11}")
     for r in df.itertuples():
         print(f"{r.L:>3} {r.alpha:>10g} {r.done:>8} {r.total:>8} {r.failed:>7} "
-              f"{r.s_per_sample:>10.3g} {_fmt(r.time_left_s / args.workers):>11}")
+              f"{r.s_per_sample:>10.3g} {format_duration(r.time_left_s / args.workers):>11}")
     done, total, failed = int(df.done.sum()), int(df.total.sum()), int(df.failed.sum())
     left = float(df.time_left_s.sum()) / args.workers
-    print(f"all: {done}/{total} done, {failed} failed, time left {_fmt(left)} with "
+    print(f"all: {done}/{total} done, {failed} failed, time left {format_duration(left)} with "
           f"{args.workers} worker(s)")
     for name, why in df.attrs.get("corrupt", []):
         print(f"corrupt shard {name}: {why} (the next run redoes it)")

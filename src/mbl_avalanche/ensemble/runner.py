@@ -75,7 +75,8 @@ class RunSummary:
         return s
 
 
-def _fmt_time(s: float) -> str:
+def format_duration(s: float) -> str:
+    """``1h02m03s`` / ``4m05s`` / ``6s`` (``?`` if not finite)."""
     if not math.isfinite(s):
         return "?"
     s = round(s)
@@ -131,7 +132,8 @@ class Progress:
         eta = left / work_rate if work_rate > 0 else float("inf")
         return (f"mbl-avalanche run: {self.done}/{self.total} samples "
                 f"({100 * self.done / max(self.total, 1):.0f}%, {self.failed} failed), "
-                f"{60 * rate:.1f} samples/min, elapsed {_fmt_time(el)}, ETA {_fmt_time(eta)}")
+                f"{60 * rate:.1f} samples/min, elapsed {format_duration(el)}, "
+                f"ETA {format_duration(eta)}")
 
     def close(self) -> None:
         if self.bar is not None:
