@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         shard = None
     old = signal.signal(signal.SIGTERM, _term_to_interrupt)  # batch systems stop with SIGTERM
+    # Ctrl-C stops cleanly even when the shell started us with SIGINT ignored (a background job
+    # of a non-interactive shell inherits SIG_IGN, and Python then raises no KeyboardInterrupt)
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         summary = run_ensemble(args.outdir, config=cfg, shard=shard,
                                progress=not args.no_progress)
@@ -82,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGINT, old_int)
     print(summary.line(), file=sys.stderr)
     if summary.computed_failed:
         print(f"mbl-avalanche run: {summary.computed_failed} samples failed (see 'error' in the "
