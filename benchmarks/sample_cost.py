@@ -48,6 +48,8 @@ def main() -> None:
         print("# seconds (ratio to one complex NxN matmul timed in the same run)")
         print(f"{'L':>3} {'N':>6} {'matmul':>8} " + " ".join(f"{p:>20}" for p in PARTS)
               + f" {'total':>20}")
+        # warm-up (imports, BLAS buffers) so the first row is not inflated
+        analyze_sample(FloquetModel(L=args.min_L, alpha=args.alpha), 0, method=args.method)
         for L in range(args.min_L, args.max_L + 1):
             n = 2**L
             mm = matmul_time(n)
