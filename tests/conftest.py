@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -34,3 +37,13 @@ def planted_unitary(
     phases[1] = center + splitting
     u = (w * np.exp(1j * phases)[None, :]) @ w.conj().T
     return u, w, phases, (0, 1)
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for ``python -m mbl_avalanche`` subprocesses that use this checkout's package."""
+    import mbl_avalanche
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(mbl_avalanche.__file__).resolve().parents[1])
+    env["OMP_NUM_THREADS"] = "1"
+    return env

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-import mbl_avalanche
+from conftest import subprocess_env
 from mbl_avalanche.ensemble import drop_volatile, load_run, run_ensemble
 from mbl_avalanche.ensemble.store import scan, shard_files
 
 ARGS = ["--L", "6", "7", "--alpha", "30", "1", "--samples", "16", "--chunk", "2"]
 GRID = dict(L=[6, 7], alpha=[30.0, 1.0], samples=16, chunk=2)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(Path(mbl_avalanche.__file__).resolve().parents[1])
-    env["OMP_NUM_THREADS"] = "1"
-    return env
 
 
 def test_kill9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
@@ -41,7 +32,7 @@ def test_kill9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
         p = subprocess.Popen(
             [sys.executable, "-m", "mbl_avalanche", "run", str(out), *ARGS,
              "--workers", workers, "--no-progress"],
-            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         n0 = len(shard_files(out))
         deadline = time.monotonic() + 60
@@ -71,7 +62,7 @@ def test_kill9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
 
     done = subprocess.run(
         [sys.executable, "-m", "mbl_avalanche", "run", str(out), *ARGS, "--no-progress"],
-        env=_env(), capture_output=True, text=True, timeout=120,
+        env=subprocess_env(), capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
     pd.testing.assert_frame_equal(drop_volatile(load_run(out)), reference)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import mbl_avalanche
+from conftest import subprocess_env
 from mbl_avalanche.analysis import SampleResult, analyze_sample
 from mbl_avalanche.cli import main
 from mbl_avalanche.ensemble import drop_volatile, load_arrays, load_run, run_ensemble, run_status
@@ -26,14 +24,6 @@ from mbl_avalanche.models.floquet import FloquetModel
 from mbl_avalanche.resources import sample_memory_bytes
 
 GRID = dict(L=[5, 7], alpha=[30.0, 1.0], samples=6, chunk=2)
-
-
-def subprocess_env() -> dict[str, str]:
-    """Environment for ``python -m mbl_avalanche`` using this checkout's package."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(Path(mbl_avalanche.__file__).resolve().parents[1])
-    env["OMP_NUM_THREADS"] = "1"
-    return env
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,7 @@ import scipy.sparse.linalg as spla
 from .analysis import SampleResult, analyze
 from .errors import InputError
 from .models.custom import check_unitary
+from .resonance import z_signs
 
 #: Largest chain length accepted (the capacitance matrix is ``4**(L-1)`` squared).
 MAX_L = 6
@@ -499,13 +500,6 @@ def initial_state(spec: str | np.ndarray, channel: Channel) -> tuple[np.ndarray,
     return rho, s if spec != "up" else "up"
 
 
-def z_signs(L: int) -> np.ndarray:
-    """``z[i, n] = <n|Z_{i+1}|n> = 1 - 2 s_{i+1}(n)`` for the computational states ``n``."""
-    n = np.arange(2**L)
-    bits = (n[None, :] >> (L - 1 - np.arange(L))[:, None]) & 1
-    return 1.0 - 2.0 * bits
-
-
 # --- time evolution -------------------------------------------------------------------------------
 
 
@@ -625,7 +619,7 @@ def evolve(
     if method not in ("spectral", "step"):
         raise InputError(f"method={method!r} is not allowed: use 'auto', 'spectral' or 'step'")
     n, L = channel.N, channel.L
-    zs = z_signs(L)
+    zs = z_signs(L).T  # zs[i, n] = <n|Z_{i+1}|n>
     delta = rho - np.eye(n) / n  # traceless; the channel is unital, so it evolves linearly
     if method == "step":
         z = np.empty((t.size, L))
