@@ -19,17 +19,9 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from _timing import best_of
 from mbl_avalanche import FloquetModel
 from mbl_avalanche.dynamics import Channel
-
-
-def best_of(f, repeat: int) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
@@ -49,7 +41,7 @@ def main() -> None:
             u = FloquetModel(L=L, alpha=args.alpha).unitary(0)
             ch = Channel(u, args.gamma)
             rho = np.eye(ch.N, dtype=complex) / ch.N
-            t_step = best_of(lambda ch=ch, rho=rho: ch.apply(rho), 5)
+            t_step = best_of(lambda ch=ch, rho=rho: ch.apply(rho), 5)[0]
             t_kry = np.inf
             modes = None
             for _ in range(args.repeat):

@@ -18,24 +18,15 @@ ratios, measured in the same run, are what to compare.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import scipy.linalg as sla
 from threadpoolctl import threadpool_limits
 
+from _timing import best_of
 from mbl_avalanche import spectrum as sp
 from mbl_avalanche.analysis import analyze_sample, circuit_apply
 from mbl_avalanche.models.floquet import FloquetModel
-
-
-def best(f, repeat: int):
-    out, t_best = None, float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = f()
-        t_best = min(t_best, time.perf_counter() - t0)
-    return t_best, out
 
 
 def accuracy(u: np.ndarray, spec: sp.Spectrum) -> tuple[float, float]:
@@ -49,24 +40,24 @@ def solvers(L: int, repeat: int) -> None:
     apply = circuit_apply(model, 0)
     h = sp.rotated_hermitian_part(u, sp.DEFAULT_PHASE)
     h = np.tril(h) + np.tril(h, -1).conj().T  # full Hermitian matrix for the scipy drivers
-    t_prod, _ = best(lambda: u @ u, repeat)
-    t_evr, (w, vr) = best(lambda h=h: sla.eigh(h, driver="evr", check_finite=False), repeat)
+    t_prod, _ = best_of(lambda: u @ u, repeat)
+    t_evr, (w, vr) = best_of(lambda h=h: sla.eigh(h, driver="evr", check_finite=False), repeat)
     rows = []
     ortho = sp.orthonormality_error(vr)
     hres = float(np.max(np.linalg.norm(h @ vr - vr * w, axis=0)))
     rows.append(("eigh evr (H)", t_evr, ortho, hres))
     del vr
-    t_evd, (w, vd) = best(lambda h=h: sp.eigh_fast(h), repeat)
+    t_evd, (w, vd) = best_of(lambda h=h: sp.eigh_fast(h), repeat)
     rows.append(("eigh_fast zheevd (H)", t_evd, sp.orthonormality_error(vd),
                  float(np.max(np.linalg.norm(h @ vd - vd * w, axis=0)))))
     del vd, h
-    t, s = best(lambda: sp.diagonalize_unitary(u, "schur"), repeat)
+    t, s = best_of(lambda: sp.diagonalize_unitary(u, "schur"), repeat)
     rows.append(("schur (U)", t, *accuracy(u, s)))
     del s
-    t, f = best(lambda: sp.diagonalize_unitary(u, "fast"), repeat)
+    t, f = best_of(lambda: sp.diagonalize_unitary(u, "fast"), repeat)
     rows.append((f"fast dense (U) [{f.check['clusters']} cl]", t, *accuracy(u, f)))
     del f
-    t, f = best(lambda: sp.diagonalize_unitary(u, "auto", apply=apply), repeat)
+    t, f = best_of(lambda: sp.diagonalize_unitary(u, "auto", apply=apply), repeat)
     rows.append((f"auto circuit (U) -> {f.method}", t, *accuracy(u, f)))
     stages = f.check.get("times", {})
     del f
@@ -87,11 +78,11 @@ def pipeline(L: int, repeat: int) -> None:
     h = sp.rotated_hermitian_part(u, sp.DEFAULT_PHASE)
     h = np.tril(h) + np.tril(h, -1).conj().T
     del u
-    t_evr, _ = best(lambda h=h: sla.eigh(h, driver="evr", check_finite=False), repeat)
+    t_evr, _ = best_of(lambda h=h: sla.eigh(h, driver="evr", check_finite=False), repeat)
     del h, _
     res = {}
     for method in ("schur", "auto"):
-        t, r = best(lambda m=method: analyze_sample(model, 0, method=m), repeat)
+        t, r = best_of(lambda m=method: analyze_sample(model, 0, method=m), repeat)
         res[method] = (t, r)
     ts, rs = res["schur"]
     tf, rf = res["auto"]

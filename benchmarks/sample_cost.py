@@ -9,26 +9,13 @@ Each part is also printed as a ratio to one complex 2^L x 2^L matrix product tim
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from _timing import matmul_seconds
 from mbl_avalanche import FloquetModel, analyze_sample
 
 PARTS = ("build", "diagonalise", "rates", "slowest_mode", "rest")
-
-
-def matmul_time(n: int, repeat: int = 3) -> float:
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
-    b = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
@@ -52,7 +39,7 @@ def main() -> None:
         analyze_sample(FloquetModel(L=args.min_L, alpha=args.alpha), 0, method=args.method)
         for L in range(args.min_L, args.max_L + 1):
             n = 2**L
-            mm = matmul_time(n)
+            mm = matmul_seconds(n)
             best = None
             for k in range(args.repeat):
                 r = analyze_sample(FloquetModel(L=L, alpha=args.alpha), k, method=args.method)
