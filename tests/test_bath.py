@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from mbl_avalanche import FloquetModel, analyze_sample
 from mbl_avalanche.bath import (
     contributions,
     jump_matrix_elements,
+    laplacian_form,
     rate_matrix,
     rate_matrix_dense,
     rayleigh_gap,
@@ -208,3 +210,24 @@ def test_planted_near_degenerate_slow_modes(b_over_a):
     c_exact *= np.sign(c_exact @ modes.c)
     assert np.max(np.abs(modes.c - c_exact)) < 1e-12  # the dense eigensolver alone: 5e-5
     assert modes.mode_error < 1e-2 and not modes.degenerate and not modes.below_precision
+
+
+def test_laplacian_form_against_a_pairwise_sum():
+    """``X^T Lap X`` in difference form equals the explicit sum over pairs, even where the
+    expanded form ``X^T (diag - S) X`` cancels (strong links between nearly equal entries)."""
+    rng = np.random.default_rng(5)
+    n, k = 37, 4
+    s = rng.random((n, n)) ** 8
+    s = s + s.T
+    s[0, 1] = s[1, 0] = 0.7  # strong link, x_0 and x_1 equal to 1e-9
+    x = rng.standard_normal((n, k))
+    x[1] = x[0] + 1e-9 * rng.standard_normal(k)
+    ref = np.empty((k, k))
+    for a, b in itertools.product(range(k), repeat=2):
+        ref[a, b] = math.fsum(
+            s[m, j] * (x[m, a] - x[j, a]) * (x[m, b] - x[j, b])
+            for m in range(n) for j in range(m + 1, n)
+        )
+    got = laplacian_form(s, x)
+    assert np.allclose(got, got.T, rtol=0, atol=1e-14 * np.max(np.abs(ref)))
+    assert np.max(np.abs(got - ref)) <= 1e-13 * np.max(np.abs(ref))

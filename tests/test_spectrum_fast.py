@@ -224,13 +224,13 @@ def test_fast_agrees_with_schur_on_200_samples() -> None:
     assert max(d_fast) <= 1e-4
 
 
-@pytest.mark.parametrize("mixed", [True, False])
-def test_mixed_and_double_refinement(mixed: bool) -> None:
-    """Both refinement variants (complex64 far-pair products, or all complex128) are exact."""
+@pytest.mark.parametrize("refine", ["banded", "dense"])
+def test_banded_and_dense_refinement(refine: str) -> None:
+    """Both refinement variants (band ``|h_m - h_n| < BAND_TOL``, or all pairs) are exact."""
     special = [float(sp.fold_quasienergy(np.array(t))) for t in CASES["pairs"] + CASES["folding"]]
     theta = spread(256, special, seed=21)
     u, _ = planted(theta, seed=22)
-    spec = sp.diagonalize_unitary_fast(u, mixed=mixed)
+    spec = sp.diagonalize_unitary_fast(u, refine=refine)
     assert spec.check["passed"]
     assert sp.orthonormality_error(spec.V) <= TOL
     assert sp.eigen_residual(u, spec) <= TOL
@@ -242,8 +242,31 @@ def test_mixed_and_double_refinement(mixed: bool) -> None:
     assert np.max(np.abs(overlap[far] - 1.0)) <= 1e-10
 
 
-def test_near_pairs_cover_the_circle() -> None:
-    theta = np.array([-np.pi + 1e-4, 0.0, 0.5e-2, np.pi - 1e-4, 1.0])
-    pm, pn = sp._near_pairs(theta, 1e-2)
-    pairs = {tuple(sorted(p)) for p in zip(pm.tolist(), pn.tolist(), strict=True)}
-    assert pairs == {(0, 3), (1, 2)} and len(pm) == 2
+def test_band_windows_cover_every_close_pair() -> None:
+    """Every pair with ``|w_m - w_n| < tol`` lies in its column block's window, none is left out."""
+    rng = np.random.default_rng(3)
+    w = np.sort(np.cos(rng.uniform(-np.pi, np.pi, 700)))
+    tol = 0.03
+    covered = np.zeros((700, 700), bool)
+    for s0, s1, lo, hi in sp._band_windows(w, tol, 64):
+        covered[lo:hi, s0:s1] = True
+    close = np.abs(w[:, None] - w[None, :]) < tol
+    assert np.all(covered[close])
+    assert covered.mean() < 0.5  # and the windows are a band, not the whole matrix
+
+
+def test_banded_refinement_reaches_schur_accuracy_on_a_model_sample() -> None:
+    """L = 9, alpha = 30: the eigh vectors' residual (1e-11 or worse) falls to Schur level."""
+    model = FloquetModel(L=9, alpha=30.0)
+    u = model.unitary(1)
+    spec = sp.diagonalize_unitary_fast(u)
+    ref = sp.diagonalize_unitary(u, method="schur")
+    assert spec.check["pre_residual_max"] > 1e-12
+    assert spec.check["band_fraction"] < 0.1
+    assert sp.orthonormality_error(spec.V) <= 1e-13
+    assert sp.eigen_residual(u, spec) <= max(3 * sp.eigen_residual(u, ref), 1e-13)
+
+
+def test_bad_refinement_variant() -> None:
+    with pytest.raises(InputError, match="refine='x'"):
+        sp.diagonalize_unitary_fast(np.eye(4, dtype=complex), refine="x")
