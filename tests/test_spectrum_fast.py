@@ -11,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from mbl_avalanche import spectrum as sp
-from mbl_avalanche.analysis import analyze, analyze_sample
+from mbl_avalanche.analysis import analyze, analyze_sample, circuit_apply
 from mbl_avalanche.errors import InputError
 from mbl_avalanche.models.floquet import FloquetModel
 
@@ -138,6 +138,30 @@ def test_fallback_to_schur_when_the_check_fails() -> None:
     # method="fast" keeps its own result and reports the failed check
     fast = sp.diagonalize_unitary(u, method="fast", tol=0.0)
     assert fast.method == "fast" and fast.check["passed"] is False
+
+
+def test_source_is_called_again_for_the_fallback() -> None:
+    """A unitary given as a source (with ``apply``): the fast method takes it once and drops
+    it; a failed check calls the source again and the Schur result is exactly Schur's."""
+    model = FloquetModel(L=6, alpha=3.0)
+    calls = []
+
+    def source() -> np.ndarray:
+        calls.append(1)
+        return model.unitary(2)
+
+    apply = circuit_apply(model, 2)
+    ok = sp.diagonalize_unitary(source, method="auto", apply=apply)
+    assert ok.method == "fast" and len(calls) == 1
+    assert sp.eigen_residual(model.unitary(2), ok) <= TOL
+    failed = sp.diagonalize_unitary(source, method="auto", apply=apply, tol=0.0)
+    assert failed.method == "fast->schur" and len(calls) == 3
+    ref = sp.diagonalize_unitary(model.unitary(2), method="schur")
+    np.testing.assert_array_equal(failed.V, ref.V)
+    # analyze_sample hands its U over the same way and gives the same numbers as analyze(U)
+    a = analyze_sample(model, 2)
+    b = analyze(model.unitary(2), check=False, apply=apply)
+    assert a.Gamma == b.Gamma and (a.mu, a.nu) == (b.mu, b.nu)
 
 
 def test_check_detects_a_broken_solution() -> None:

@@ -179,9 +179,12 @@ def analyze(
 
     Parameters
     ----------
-    op : ndarray, shape (2**L, 2**L)
+    op : ndarray, shape (2**L, 2**L), or callable
         A unitary (``kind="unitary"``) or Hermitian matrix (``kind="hamiltonian"``) in the
-        computational basis (site 1 the most significant bit; the bath at site ``L``).
+        computational basis (site 1 the most significant bit; the bath at site ``L``).  For a
+        unitary also a zero-argument callable that builds it: together with ``apply`` the
+        unitary is then not held while it is diagonalised (one ``N x N`` matrix less at the
+        memory peak), and rebuilt if the fast solver falls back to Schur.
     kind : {"unitary", "hamiltonian"}
         How to diagonalise: Schur for a unitary, ``eigh`` for a Hamiltonian.  The bath analysis is
         identical.
@@ -215,6 +218,11 @@ def analyze(
     if kind not in ("unitary", "hamiltonian"):
         raise InputError(f"kind={kind!r} is not allowed: use 'unitary' or 'hamiltonian'")
     t0 = time.perf_counter()
+    source = op if callable(op) else None
+    if source is not None:
+        if kind != "unitary":
+            raise InputError("a callable op is allowed only for kind='unitary'")
+        op = source()
     if kind == "unitary":
         if check:
             op, unit_err = check_unitary(op)
@@ -234,9 +242,20 @@ def analyze(
     be = get_backend(backend)
     t0 = time.perf_counter()
     if kind == "unitary":
+        solver_input: Any = op
+        if source is not None and apply is not None:
+            # lean path: the solver takes the only reference (and frees U after forming H);
+            # a Schur fallback rebuilds it from the source
+            box = [op]
+            op = None
+
+            def solver_input() -> np.ndarray:
+                return box.pop() if box else np.asarray(source(), dtype=np.complex128)
+
         spec = spectrum.diagonalize_unitary(
-            op, method=method, overwrite=overwrite, backend=be, apply=apply
+            solver_input, method=method, overwrite=overwrite, backend=be, apply=apply
         )
+        del solver_input
     else:
         spec = spectrum.diagonalize_hermitian(op, overwrite=overwrite)
         spec.V = be.asarray(spec.V)
@@ -318,8 +337,12 @@ def analyze_sample(model: FloquetModel, sample: int, **kwargs: Any) -> SampleRes
     The result's ``meta`` records ``alpha``, ``sample``, ``seed`` and the convention knobs.
     """
     t0 = time.perf_counter()
-    u = model.unitary(sample)
+    box = [model.unitary(sample)]
     t_build = time.perf_counter() - t0
+
+    def build() -> np.ndarray:  # the first call hands over the built U, later calls rebuild
+        return box.pop() if box else model.unitary(sample)
+
     meta = dict(
         alpha=float(model.alpha), sample=int(sample), seed=int(model.seed),
         gue_scale=float(model.gue_scale), layer_order=model.layer_order,
@@ -327,7 +350,7 @@ def analyze_sample(model: FloquetModel, sample: int, **kwargs: Any) -> SampleRes
     meta.update(kwargs.pop("meta", None) or {})
     if kwargs.get("backend", "cpu") == "cpu":
         kwargs.setdefault("apply", circuit_apply(model, sample))
-    return analyze(u, "unitary", check=False, meta=meta, timings={"build": t_build}, **kwargs)
+    return analyze(build, "unitary", check=False, meta=meta, timings={"build": t_build}, **kwargs)
 
 
 def circuit_apply(model: FloquetModel, sample: int) -> Any:

@@ -112,7 +112,7 @@ def fold_quasienergy(theta: np.ndarray) -> np.ndarray:
 
 
 def diagonalize_unitary(
-    u: np.ndarray,
+    u: np.ndarray | Callable[[], np.ndarray],
     method: str = "schur",
     overwrite: bool = False,
     *,
@@ -125,8 +125,11 @@ def diagonalize_unitary(
 
     Parameters
     ----------
-    u : ndarray, shape (N, N)
-        The unitary (complex).
+    u : ndarray, shape (N, N), or callable
+        The unitary (complex), or a zero-argument callable that returns it (a *source*).  With
+        a source and ``apply`` the fast method drops the unitary as soon as it has formed the
+        Hermitian matrix (one ``N x N`` buffer less while ``eigh`` runs and after), and a
+        fallback to Schur calls the source again.
     method : {"schur", "fast", "auto"}
         ``"schur"``: complex Schur decomposition (LAPACK ``zgees``); the eigenvectors are the
         Schur vectors.  ``"fast"``: :func:`diagonalize_unitary_fast` (Hermitian ``eigh``, cluster
@@ -151,13 +154,13 @@ def diagonalize_unitary(
         raise InputError(f"method={method!r} is not allowed: choose one of {UNITARY_METHODS}")
     be = get_backend(backend)
     if method == "schur":
-        return _schur_spectrum(u, be, overwrite)
+        return _schur_spectrum(u() if callable(u) else u, be, overwrite)
     spec = diagonalize_unitary_fast(u, backend=be, apply=apply, phase=phase, tol=tol)
     if method == "fast" or spec.check["passed"]:
         return spec
     check = dict(spec.check)
     del spec
-    out = _schur_spectrum(u, be, overwrite=False)
+    out = _schur_spectrum(u() if callable(u) else u, be, overwrite=False)
     out.method = "fast->schur"
     out.check = check
     return out
@@ -460,8 +463,10 @@ def diagonalize_unitary_fast(
     """
     be = get_backend(backend)
     xp = be.xp
-    u = be.asarray(u, dtype=np.complex128)
+    source = u if callable(u) else None
+    u = be.asarray(source() if source is not None else u, dtype=np.complex128)
     n = int(u.shape[0])
+    drop_u = source is not None and apply is not None and not be.is_gpu
     if be.is_gpu or apply is None:
         def mul(x: Any) -> Any:
             return u @ x
@@ -475,6 +480,8 @@ def diagonalize_unitary_fast(
         stamps.append((name, time.perf_counter()))
 
     h = rotated_hermitian_part(u, phase, be)
+    if drop_u:  # the circuit does the products; a fallback calls the source again
+        del u
     stamp("hermitian")
     w, v = be.eigh(h)
     del h
@@ -485,9 +492,12 @@ def diagonalize_unitary_fast(
     stamp("apply")
     # --- clusters: Loewdin + small Schur of the projected unitary --------------------------
     lam = xp.empty(n, dtype=np.complex128)
-    for j in _col_blocks(n, _block_width(n)):
-        lam[j] = xp.sum(v[:, j].conj() * x[:, j], axis=0)
-    nv2 = _column_sq_norms(xp, v)
+    nv2 = xp.empty(n, dtype=np.float64)
+    for j in _col_blocks(n, _block_width(n)):  # one pass: Rayleigh numerators and norms
+        vj = v[:, j]
+        lam[j] = xp.sum(vj.conj() * x[:, j], axis=0)
+        nv2[j] = xp.sum(vj.real**2 + vj.imag**2, axis=0)
+    del vj  # a view: it would keep the buffer of V alive
     lam /= nv2
     clusters = _clusters(w_h, cluster_tol)
     intra = 0.0
@@ -510,14 +520,18 @@ def diagonalize_unitary_fast(
         f = be.to_host(vc.conj().T @ vc)
         f[np.diag_indices_from(f)] -= 1.0
         f_blocks.append(f)
+        nv2[a:b] = _column_sq_norms(xp, vc)
         del vc, xc
     lam /= xp.abs(lam)
-    nv2 = _column_sq_norms(xp, v)
 
     # --- refinement: R = X - V diag(lam) (in place), E = V^dagger R --------------------------
+    pre_res2 = 0.0
     for j in _col_blocks(n, _block_width(n)):
-        x[:, j] -= v[:, j] * lam[j]
-    pre_res = float(xp.sqrt(xp.max(_column_sq_norms(xp, x))))
+        rj = x[:, j]
+        rj -= v[:, j] * lam[j]
+        pre_res2 = max(pre_res2, float(xp.max(xp.sum(rj.real**2 + rj.imag**2, axis=0))))
+    del rj
+    pre_res = float(np.sqrt(pre_res2))
     stamp("clusters")
     theta = fold_quasienergy(np.angle(be.to_host(lam)))
     order = np.argsort(theta, kind="stable")
