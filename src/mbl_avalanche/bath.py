@@ -350,7 +350,9 @@ def laplacian_form(s: np.ndarray, x: np.ndarray) -> np.ndarray:
     xp = array_module(s)
     n, k = x.shape
     out = xp.zeros((k, k))
-    step = max(1, (_BLOCK_ELEMENTS // 8) // max(n * k, 1))  # 4 MB blocks: cache-friendly
+    # CPU: 4 MB blocks (cache-friendly); GPU: large blocks (few kernel launches)
+    block = _BLOCK_ELEMENTS // 8 if xp is np else _BLOCK_ELEMENTS * 8
+    step = max(1, block // max(n * k, 1))
     for start in range(0, n, step):
         rows = slice(start, min(n, start + step))
         d = x[rows, None, :] - x[None, :, :]
