@@ -71,6 +71,8 @@ def test_device_branch_of_bath_matches_cpu(monkeypatch: pytest.MonkeyPatch) -> N
     ref = bath.slowest_modes(s)
     top_ref = bath.top_contributions(s, ref.c, k=3)
     monkeypatch.setattr(bath, "array_module", lambda a: fake_cupy())
+    # the device rate matrix (two products) equals the CPU one (zgemm + zherk)
+    np.testing.assert_allclose(bath.rate_matrix(v), s, rtol=0, atol=1e-15)
     dev = bath.slowest_modes(s)
     np.testing.assert_allclose(dev.c, ref.c, rtol=0, atol=1e-8)
     assert abs(dev.Gamma - ref.Gamma) <= 1e-8 * ref.Gamma

@@ -84,24 +84,29 @@ def rate_matrix(v: np.ndarray) -> np.ndarray:
         return _rate_matrix_blas(v)
     v0 = v[0::2]
     v0h = v0.conj().T
-    a = v0h @ v[1::2]
-    s = xp.abs(a)
-    s *= s
-    del a
+    s = _abs_squared(xp, v0h @ v[1::2])
     s += s.T.copy()
     s *= 2.0
     b = v0h @ v0
     del v0h
+    s += _z_squared(xp, b)
+    s /= 3.0
+    return s
+
+
+def _abs_squared(xp, a):
+    """``|a|**2`` as a new real array (``a`` may be released by the caller afterwards)."""
+    out = xp.abs(a)
+    out *= out
+    return out
+
+
+def _z_squared(xp, b):
+    """``|2 B - 1|**2 = |<m|Z_L|n>|**2`` from ``B = V0^dagger V0``; overwrites ``b``."""
     b *= 2.0
     idx = xp.arange(b.shape[0])
     b[idx, idx] -= 1.0
-    zz = xp.abs(b)
-    del b
-    zz *= zz
-    s += zz
-    del zz
-    s /= 3.0
-    return s
+    return _abs_squared(xp, b)
 
 
 def _rate_matrix_blas(v: np.ndarray) -> np.ndarray:
@@ -117,23 +122,19 @@ def _rate_matrix_blas(v: np.ndarray) -> np.ndarray:
     v1 = np.asfortranarray(v[1::2])
     a = blas.zgemm(1.0, v0, v1, trans_a=2)  # A = V0^dagger V1
     del v1
-    m = np.abs(a)
+    m = _abs_squared(np, a)
     del a
-    m *= m
     m *= 2.0
     b = blas.zherk(1.0, v0, trans=2, lower=0)  # upper triangle of B = V0^dagger V0, zero below
     del v0
-    b *= 2.0
-    idx = np.arange(b.shape[0])
-    b[idx, idx] -= 1.0
-    z = np.abs(b)
+    z = _z_squared(np, b)
     del b
-    z *= z
     m += z
     zdiag = np.diagonal(z).copy()
     del z
     s = m + m.T
     del m
+    idx = np.arange(s.shape[0])
     s[idx, idx] -= zdiag
     s /= 3.0
     return s
