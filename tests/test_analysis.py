@@ -98,3 +98,25 @@ def test_r_statistics_mbl_and_thermal():
         m = FloquetModel(L=L, alpha=1)
         med[L] = np.median([analyze_sample(m, k).R for k in range(30)])
     assert med[8] < med[6]
+
+
+@pytest.mark.slow
+def test_live_arrays_stay_near_three_matrices() -> None:
+    """L = 10: the live NumPy arrays of one ``analyze_sample`` peak at about three complex
+    ``N x N`` matrices (``U`` is handed to the solver and freed before ``eigh``; four if it were
+    kept).  Below L = 10 the block temporaries, not the matrices, set the peak."""
+    import tracemalloc
+
+    from threadpoolctl import threadpool_limits
+
+    model = FloquetModel(L=10, alpha=30.0)
+    with threadpool_limits(1):
+        analyze_sample(model, 0)  # imports and caches outside the trace
+        tracemalloc.start()
+        try:
+            r = analyze_sample(model, 1)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert r.meta["method"] == "fast"
+    assert peak / (16 * 4**10) < 3.5
