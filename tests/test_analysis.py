@@ -101,22 +101,24 @@ def test_r_statistics_mbl_and_thermal():
 
 
 @pytest.mark.slow
-def test_live_arrays_stay_near_three_matrices() -> None:
+@pytest.mark.parametrize("method", ["auto", "schur"])
+def test_live_arrays_stay_near_three_matrices(method: str) -> None:
     """L = 10: the live NumPy arrays of one ``analyze_sample`` peak at about three complex
-    ``N x N`` matrices (``U`` is handed to the solver and freed before ``eigh``; four if it were
-    kept).  Below L = 10 the block temporaries, not the matrices, set the peak."""
+    ``N x N`` matrices on both paths (``U`` is handed to the solver: the fast path frees it
+    before ``eigh``, Schur works in it; four or five if it were kept).  Below L = 10 the block
+    temporaries, not the matrices, set the peak."""
     import tracemalloc
 
     from threadpoolctl import threadpool_limits
 
     model = FloquetModel(L=10, alpha=30.0)
     with threadpool_limits(1):
-        analyze_sample(model, 0)  # imports and caches outside the trace
+        analyze_sample(model, 0, method=method)  # imports and caches outside the trace
         tracemalloc.start()
         try:
-            r = analyze_sample(model, 1)
+            r = analyze_sample(model, 1, method=method)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-    assert r.meta["method"] == "fast"
+    assert r.meta["method"] == ("fast" if method == "auto" else "schur")
     assert peak / (16 * 4**10) < 3.5

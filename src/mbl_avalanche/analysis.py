@@ -252,8 +252,9 @@ def analyze(
             def solver_input() -> np.ndarray:
                 return box.pop() if box else np.asarray(source(), dtype=np.complex128)
 
-        spec = spectrum.diagonalize_unitary(
-            solver_input, method=method, overwrite=overwrite, backend=be, apply=apply
+        spec = spectrum.diagonalize_unitary(  # a source's arrays are ours to overwrite
+            solver_input, method=method, overwrite=overwrite or callable(solver_input),
+            backend=be, apply=apply,
         )
         del solver_input
     else:

@@ -138,7 +138,8 @@ def diagonalize_unitary(
         ``check`` keeps the failed figures.
     overwrite : bool
         Allow the Schur solver to destroy ``u`` (saves one ``N x N`` buffer; not used by the fast
-        method, which needs ``u`` for its check and a possible fallback).
+        method, which needs ``u`` for its check and a possible fallback), or, for a source, the
+        array the source returns (then also in a fallback).
     backend : {"cpu", "gpu"}
         Where the fast method runs (Schur always runs on the CPU).  The returned arrays are NumPy
         arrays on the CPU backend and CuPy arrays on the GPU backend.
@@ -160,19 +161,30 @@ def diagonalize_unitary(
         return spec
     check = dict(spec.check)
     del spec
-    out = _schur_spectrum(u() if callable(u) else u, be, overwrite=False)
+    out = _schur_spectrum(u() if callable(u) else u, be, overwrite=overwrite and callable(u))
     out.method = "fast->schur"
     out.check = check
     return out
 
 
 def _schur_spectrum(u: Any, be: Backend, overwrite: bool) -> Spectrum:
-    """Complex Schur on the CPU (arrays moved to and from the device if needed)."""
-    a = be.to_host(u) if be.is_gpu else u
+    """Complex Schur on the CPU (arrays moved to and from the device if needed).
+
+    With ``overwrite`` the input is first made Fortran-ordered (releasing a C-ordered original
+    that nobody else holds) and ``zgees`` then works in place: ``T`` and ``Z`` and the sorted
+    ``Z`` are the only ``N x N`` buffers.
+    """
+    a = np.asarray(be.to_host(u) if be.is_gpu else u, dtype=np.complex128)
+    del u
+    if overwrite and not a.flags.f_contiguous:
+        a = np.asfortranarray(a)
+    # an explicit workspace (N + 64 N, above zgees' optimum N + N * blocksize) skips scipy's
+    # workspace query, which would copy ``a`` and allocate a second ``Z``
     t, z = sla.schur(
-        np.asarray(a, dtype=np.complex128), output="complex", overwrite_a=overwrite,
+        a, output="complex", lwork=65 * max(a.shape[0], 1), overwrite_a=overwrite,
         check_finite=False,
     )
+    del a
     lam = np.diagonal(t).copy()
     del t
     theta = fold_quasienergy(np.angle(lam))
