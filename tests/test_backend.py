@@ -71,7 +71,7 @@ def test_device_branch_of_bath_matches_cpu(monkeypatch: pytest.MonkeyPatch) -> N
     ref = bath.slowest_modes(s)
     top_ref = bath.top_contributions(s, ref.c, k=3)
     monkeypatch.setattr(bath, "array_module", lambda a: fake_cupy())
-    # the device rate matrix (two products) equals the CPU one (zgemm + zherk)
+    # the device rate matrix (two products) equals the CPU one (zgemm, blocked upper half of B)
     np.testing.assert_allclose(bath.rate_matrix(v), s, rtol=0, atol=1e-15)
     dev = bath.slowest_modes(s)
     np.testing.assert_allclose(dev.c, ref.c, rtol=0, atol=1e-8)
