@@ -184,7 +184,8 @@ def analyze(
         computational basis (site 1 the most significant bit; the bath at site ``L``).  For a
         unitary also a zero-argument callable that builds it: together with ``apply`` the
         unitary is then not held while it is diagonalised (one ``N x N`` matrix less at the
-        memory peak), and rebuilt if the fast solver falls back to Schur.
+        memory peak, if the callable returns a new array), and rebuilt if the fast solver falls
+        back to Schur.  What it returns is copied, never overwritten.
     kind : {"unitary", "hamiltonian"}
         How to diagonalise: Schur for a unitary, ``eigh`` for a Hamiltonian.  The bath analysis is
         identical.
@@ -222,7 +223,7 @@ def analyze(
     if source is not None:
         if kind != "unitary":
             raise InputError("a callable op is allowed only for kind='unitary'")
-        op = source()
+        op = np.array(source(), dtype=np.complex128)  # a private copy: the solver may overwrite it
     if kind == "unitary":
         if check:
             op, unit_err = check_unitary(op)
@@ -250,7 +251,7 @@ def analyze(
             op = None
 
             def solver_input() -> np.ndarray:
-                return box.pop() if box else np.asarray(source(), dtype=np.complex128)
+                return box.pop() if box else np.array(source(), dtype=np.complex128)
 
         spec = spectrum.diagonalize_unitary(  # a source's arrays are ours to overwrite
             solver_input, method=method, overwrite=overwrite or callable(solver_input),
