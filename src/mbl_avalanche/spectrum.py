@@ -473,6 +473,8 @@ def diagonalize_unitary_fast(
         ``band_fraction`` (share of the pairs refined), ``phase`` and ``times`` (seconds per
         stage).
     """
+    if refine not in REFINEMENTS:
+        raise InputError(f"refine={refine!r} is not allowed: choose one of {REFINEMENTS}")
     be = get_backend(backend)
     xp = be.xp
     source = u if callable(u) else None
@@ -547,8 +549,6 @@ def diagonalize_unitary_fast(
     stamp("clusters")
     theta = fold_quasienergy(np.angle(be.to_host(lam)))
     order = np.argsort(theta, kind="stable")
-    if refine not in REFINEMENTS:
-        raise InputError(f"refine={refine!r} is not allowed: choose one of {REFINEMENTS}")
     n_band = n * n
     if refine == "banded" and not be.is_gpu:
         v, k_col2, n_band = _refine_banded(
