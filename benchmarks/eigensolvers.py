@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from _timing import best_of
 from mbl_avalanche import spectrum as sp
-from mbl_avalanche.analysis import analyze_sample, circuit_apply
+from mbl_avalanche.analysis import analyze_sample
 from mbl_avalanche.models.floquet import FloquetModel
 
 
@@ -37,7 +37,7 @@ def solvers(L: int, repeat: int) -> None:
     n = 2**L
     model = FloquetModel(L=L, alpha=30.0)
     u = model.unitary(0)
-    apply = circuit_apply(model, 0)
+    apply = model.circuit(0)
     h = sp.rotated_hermitian_part(u, sp.DEFAULT_PHASE)
     h = np.tril(h) + np.tril(h, -1).conj().T  # full Hermitian matrix for the scipy drivers
     t_prod, _ = best_of(lambda: u @ u, repeat)

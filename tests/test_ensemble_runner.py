@@ -130,7 +130,14 @@ def test_dead_worker_stops_the_run_keeping_what_finished(tmp_path, monkeypatch, 
     assert len(load_run(tmp_path)) == 24
 
 
-def test_new_scalar_keys_are_stored_without_code_changes(tmp_path, monkeypatch):
+def test_new_scalar_keys_are_stored_once_declared_in_the_schema(tmp_path, monkeypatch):
+    """A new scalar needs one entry in the record schema and nothing else to be stored."""
+    from mbl_avalanche import record
+
+    for name, dtype in (("new_x", "float"), ("new_bits", "str"), ("new_case", "str"),
+                        ("new_mu", "int"), ("flag_new", "bool"), ("tiny", "float")):
+        monkeypatch.setitem(record.COLUMNS, name, record.Column(
+            name, dtype, "analysis", "a column added by a test", presence="optional"))
     orig = SampleResult.scalars
 
     def more(self):
@@ -152,6 +159,17 @@ def test_new_scalar_keys_are_stored_without_code_changes(tmp_path, monkeypatch):
     assert main(["table", str(tmp_path), "--format", "parquet", "-o", str(out)]) == 0
     back = pd.read_parquet(out)
     assert back.shape == df.shape and back.Gamma.tolist() == df.Gamma.tolist()
+
+
+def test_undeclared_scalar_key_is_refused(tmp_path, monkeypatch):
+    """A scalar that the schema does not name never reaches a shard."""
+    from mbl_avalanche.record import SchemaError
+
+    orig = SampleResult.scalars
+    monkeypatch.setattr(SampleResult, "scalars", lambda self: {**orig(self), "undeclared": 1.0})
+    with pytest.raises(SchemaError, match="column 'undeclared' is not in the record schema"):
+        run_ensemble(tmp_path, L=[5], alpha=[2.0], samples=1, progress=False)
+    assert shard_files(tmp_path) == []
 
 
 def test_save_arrays_keeps_theta_and_c(tmp_path):

@@ -36,7 +36,8 @@ def _rec(sample, status="ok", **kw):
 def test_shard_round_trip_is_exact(tmp_path):
     (tmp_path / "shards").mkdir()
     vals = [math.pi, 1e-310, float("nan"), float("inf"), -0.0, 2.0**-1074, 0.1 + 0.2]
-    recs = [_rec(i, x=v, flag=bool(i % 2), s="a,b", n=2**62) for i, v in enumerate(vals)]
+    recs = [_rec(i, x=v, cert_degenerate_slow_mode=bool(i % 2), flip_sites="a,b",
+                 blas_threads=2**62) for i, v in enumerate(vals)]
     p = write_shard(tmp_path, "L5_a0.5_s0-7", "RUN", 5, 0.5, recs)
     header, back = read_shard(p)
     assert header["samples"] == list(range(7)) and header["task"] == "L5_a0.5_s0-7"

@@ -15,12 +15,12 @@ from mbl_avalanche.errors import InputError
 from mbl_avalanche.report import (
     LN4,
     check_claims,
-    load_table,
     to_markdown,
     verdict_at_least,
     verdict_within,
     write_report,
 )
+from mbl_avalanche.table import load_table
 from synthetic_tables import KAPPA, synthetic_table
 
 

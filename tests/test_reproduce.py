@@ -119,7 +119,7 @@ def test_folder_of_runs_and_failed_samples(tmp_path, fake_runner, capsys):
     b = pd.read_parquet(tmp_path / "b" / "table.parquet")
     b["status"] = ["ok", "failed"]
     b.to_parquet(tmp_path / "b" / "table.parquet")
-    from mbl_avalanche.report import load_table
+    from mbl_avalanche.table import load_table
 
     df = load_table(tmp_path)
     assert sorted(zip(df["L"], df["sample"], strict=True)) == [(5, 0), (5, 1), (5, 2), (6, 0)]
@@ -153,7 +153,7 @@ def test_reproduce_bad_input(tmp_path, fake_runner, capsys):
 
 def test_run_blocks_with_the_real_runner(tmp_path):
     """The call made by ``reproduce`` matches the real runner: it computes, then resumes."""
-    from mbl_avalanche.report import load_table
+    from mbl_avalanche.table import load_table
 
     blocks = [Block(L=(5,), alpha=(30.0, 1.0), samples=3), Block(L=(4,), alpha=(30.0,),
                                                                   samples=2)]

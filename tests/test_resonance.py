@@ -7,6 +7,7 @@ import pytest
 
 from conftest import haar_unitary
 from mbl_avalanche import FloquetModel, InputError, analyze, analyze_sample
+from mbl_avalanche.basis import z_signs
 from mbl_avalanche.models.planted import planted_resonance
 from mbl_avalanche.resonance import (
     demix,
@@ -14,7 +15,6 @@ from mbl_avalanche.resonance import (
     resonance_location,
     z_measure_form,
     z_profile,
-    z_signs,
     zjump,
 )
 

@@ -11,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from mbl_avalanche import spectrum as sp
-from mbl_avalanche.analysis import analyze, analyze_sample, circuit_apply
+from mbl_avalanche.analysis import analyze, analyze_sample
 from mbl_avalanche.errors import InputError
 from mbl_avalanche.models.floquet import FloquetModel
 
@@ -105,7 +105,10 @@ def test_planted_near_degenerate(case: str, method: str) -> None:
 
 
 def test_pair_vectors_resolved_to_the_rounding_limit() -> None:
-    """Inside a pair of splitting delta the vectors are fixed only to ~1e-15/delta (SPEC 4)."""
+    """Inside a pair of splitting delta the vectors are fixed only to ~1e-15/delta.
+
+    (Conventions, section 4.)
+    """
     special = [0.3, 0.3 + 1e-8]
     theta = spread(128, special, seed=3)
     u, w = planted(theta, seed=4)
@@ -150,7 +153,7 @@ def test_source_is_called_again_for_the_fallback() -> None:
         calls.append(1)
         return model.unitary(2)
 
-    apply = circuit_apply(model, 2)
+    apply = model.circuit(2)
     ok = sp.diagonalize_unitary(source, method="auto", apply=apply)
     assert ok.method == "fast" and len(calls) == 1
     assert sp.eigen_residual(model.unitary(2), ok) <= TOL
@@ -188,34 +191,56 @@ def test_bad_method_and_backend() -> None:
         sp.diagonalize_unitary(u, method="fast", backend="tpu")
 
 
+def gamma_conditioning(r) -> float:
+    """First-order relative sensitivity of ``Gamma`` to the rounding of the eigenvectors.
+
+    ``V`` is fixed by any double-precision method only to ``e_n ~ eps / g_n`` per state (``g_n``
+    the distance of ``theta_n`` to its nearest neighbour, conventions, section 4).  A pair's
+    rate ``S_mn ~ |A_mn|**2`` then moves by a relative ``~ (e_m + e_n) / sqrt(S_mn)`` (its small
+    matrix element shifted by ``e`` times an ``O(1)`` element of a neighbour), and ``Gamma =
+    sum D_mn / N`` by the ``D``-weighted mean of that (``c`` enters at second order: ``Gamma``
+    is a Rayleigh quotient).  Measured on 34 samples at L = 6..8 with the SkylakeX, Haswell and
+    Sandybridge kernels: ``|Gamma_fast - Gamma_schur| / Gamma`` is 0.01-3.9 times this.
+    """
+    eps = np.finfo(float).eps
+    s = r.rate_matrix()
+    th = r.theta
+    gaps = np.abs(np.angle(np.exp(1j * (th[:, None] - th[None, :]))))
+    gaps[np.diag_indices_from(gaps)] = np.inf
+    g = gaps.min(axis=1)
+    m, n = np.triu_indices(len(th), 1)
+    d = s[m, n] * (r.c[m] - r.c[n]) ** 2
+    e = eps * (1 / g[m] + 1 / g[n])
+    return float(np.sum(d * np.minimum(e / np.sqrt(s[m, n]), 1.0)) / np.sum(d))
+
+
 def _agree(L: int, samples: range) -> tuple[int, int]:
     """Fast vs Schur on model samples; returns (certified samples compared, samples).
 
-    ``Gamma`` (1e-12 at L = 8) is fixed by ``V`` only to a relative ``~ eps / delta_min`` (SPEC
-    section 4): Schur itself moves by up to ~1e-6 relative under an exact symmetry of the input
-    (a global phase, ``U -> e^{i a} U``).  So the fast result must agree with Schur to 1e-8
-    relative, or to within 10x the spread of Schur under that symmetry, whichever is larger.
+    ``Gamma`` (1e-12 at L = 8) is fixed by ``V`` only to a relative ``~ eps / delta`` (Schur
+    itself moves by up to ~1e-6 relative under an exact symmetry of the input, a global phase
+    ``U -> e^{i a} U``): the fast result must agree with Schur to 1e-8 relative, or to within 30
+    times the first-order sensitivity :func:`gamma_conditioning`, whichever is larger.
     """
     model = FloquetModel(L=L, alpha=30.0)
     checked = 0
     for k in samples:
-        s = analyze_sample(model, k, method="schur")
+        s = analyze_sample(model, k, method="schur", keep_S=True)
         f = analyze_sample(model, k, method="auto")
         assert f.meta["method"] == "fast"
         assert f.certificate.orthonormality_error <= TOL
         assert f.certificate.eigen_residual <= TOL
         np.testing.assert_allclose(f.theta, s.theta, rtol=0, atol=1e-12)
         if s.certificate.ok and f.certificate.ok:
-            s2 = analyze(model.unitary(k) * np.exp(0.37j), method="schur", check=False)
-            spread = abs(s2.Gamma - s.Gamma) / s.Gamma
+            spread = gamma_conditioning(s)
             assert (f.mu, f.nu) == (s.mu, s.nu)
-            assert abs(f.Gamma - s.Gamma) <= max(1e-8, 10 * spread) * s.Gamma
+            assert abs(f.Gamma - s.Gamma) <= max(1e-8, 30 * spread) * s.Gamma
             # R and c are first order in the slowest mode, whose error is the Laplacian
             # resolution over its gap (Gamma, a Rayleigh quotient, is second order)
             c = s.certificate
             mode_err = c.gamma_resolution / (s.Gamma2 - s.Gamma)
-            assert abs(f.R - s.R) <= (1e-8 + 10 * mode_err + 10 * spread) * abs(s.R)
-            assert np.max(np.abs(f.c - s.c)) <= 1e-8 + 10 * mode_err + 10 * spread
+            assert abs(f.R - s.R) <= (1e-8 + 10 * mode_err + 30 * spread) * abs(s.R)
+            assert np.max(np.abs(f.c - s.c)) <= 1e-8 + 10 * mode_err + 30 * spread
             checked += 1
     return checked, len(samples)
 
@@ -279,7 +304,7 @@ def test_band_windows_cover_every_close_pair() -> None:
     w = np.sort(np.cos(rng.uniform(-np.pi, np.pi, 700)))
     tol = 0.03
     covered = np.zeros((700, 700), bool)
-    for s0, s1, lo, hi in sp._band_windows(w, tol, 64):
+    for s0, s1, lo, hi in sp.fast._band_windows(w, tol, 64):
         covered[lo:hi, s0:s1] = True
     close = np.abs(w[:, None] - w[None, :]) < tol
     assert np.all(covered[close])

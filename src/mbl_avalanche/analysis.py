@@ -1,31 +1,49 @@
-"""One disorder sample from end to end: spectrum, rate matrix, slowest mode, ``R``, certificate.
+"""One disorder sample from end to end: the stages of the pipeline composed.
 
 :func:`analyze` takes any unitary (or, with ``kind="hamiltonian"``, any Hermitian matrix) of size
-``2**L`` in the computational basis of SPEC section 1; :func:`analyze_sample` builds the model's
-Floquet unitary first.  Both return a :class:`SampleResult` whose scalars are plain fields
-(:meth:`SampleResult.scalars` gives them as one flat dict for tables and stores).
+``2**L`` in the computational basis of the conventions, section 1; :func:`analyze_sample` builds
+the model's Floquet unitary first.  The stages, each in its own module, each contributing its part
+of the :class:`Certificate`:
+
+1. *check* -- the input operator (:mod:`mbl_avalanche.models.custom`): size, unitarity or
+   hermiticity;
+2. *spectrum* (:mod:`mbl_avalanche.spectrum`): quasienergies and orthonormal eigenvectors;
+   unitarity, orthonormality, eigen-residual, smallest splitting;
+3. *bath* (:mod:`mbl_avalanche.bath`): the rate matrix ``S`` of Eq. (3) (row sums), the slowest
+   mode ``c`` and ``Gamma`` of Eq. (5) (its accuracy figures and flags), the top pair of ``D_mn``
+   (Eq. 4) and ``R``;
+4. *resonance* (:mod:`mbl_avalanche.resonance`): the near-resonant set ``{A, B, A', B'}``.
+
+Both return a :class:`SampleResult` whose scalars are plain fields; :meth:`SampleResult.scalars`
+gives them as one flat record whose columns are those of :mod:`mbl_avalanche.record`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from . import bath, resonance, spectrum
-from .backend import get_backend
+from .backend import Backend, get_backend
 from .errors import InputError
 from .models.custom import check_hermitian, check_unitary
-from .models.floquet import FloquetModel, apply_two_site_gate, diagonal_phases
+from .models.floquet import FloquetModel
+
+__all__ = ["Certificate", "Kind", "SampleResult", "analyze", "analyze_sample"]
 
 Kind = Literal["unitary", "hamiltonian"]
+#: What :func:`analyze` accepts: a matrix, or (for a unitary) a zero-argument source of one.
+Operator = np.ndarray | Callable[[], np.ndarray]
 
 
 @dataclass
 class Certificate:
-    """Accuracy figures of one sample (all max-norms unless stated).
+    """Accuracy figures of one sample (all max-norms unless stated), composed of the stages' parts.
 
     The first three are exact max-norms with ``analyze(..., exact_certificate=True)``; by default
     they are randomised estimates of the Frobenius norms of the same matrices
@@ -35,33 +53,39 @@ class Certificate:
     Attributes
     ----------
     unitarity_error : float
-        ``max|U^dagger U - 1|`` of the input unitary (0 for a Hamiltonian).
+        Spectrum stage: ``max|U^dagger U - 1|`` of the input unitary (0 for a Hamiltonian).
     orthonormality_error : float
-        ``max|V^dagger V - 1|`` of the eigenvectors.
+        Spectrum stage: ``max|V^dagger V - 1|`` of the eigenvectors.
     eigen_residual : float
-        ``max_n ||U v_n - exp(i theta_n) v_n||`` (or ``||H v_n - E_n v_n|| / max|E|``).
+        Spectrum stage: ``max_n ||U v_n - exp(i theta_n) v_n||`` (or ``||H v_n - E_n v_n|| /
+        max|E|``).
     row_sum_error : float
-        ``max_n |sum_m S_mn - 1|`` (tests completeness and orthonormality of ``V``).
+        Rate-matrix stage: ``max_n |sum_m S_mn - 1|`` (tests completeness and orthonormality of
+        ``V``).
     gamma_rel_diff : float
-        ``|Gamma_eq5 - Gamma_eig| / Gamma_eq5``: how far the eigenvalue is from Eq. (5).
+        Slow-mode stage: ``|Gamma_eq5 - Gamma_eig| / Gamma_eq5``: how far the eigenvalue is from
+        Eq. (5).
     gamma_ratio : float
-        ``Gamma / Gamma2`` (the paper assumes a gap, i.e. a ratio below 1).
+        Slow-mode stage: ``Gamma / Gamma2`` (the paper assumes a gap, i.e. a ratio below 1).
     gamma_resolution : float
-        Absolute eigenvalue resolution of the Laplacian eigensolver.
+        Slow-mode stage: absolute eigenvalue resolution of the Laplacian eigensolver.
     gamma_residual : float
-        A-posteriori residual ``||Lap c - Gamma c|| / ||c||`` of the slowest mode.
+        Slow-mode stage: a-posteriori residual ``||Lap c - Gamma c|| / ||c||`` of the slowest
+        mode.
     gamma_floor : float
-        Estimated absolute error of ``Gamma`` from Eq. (5): ``residual**2 / gap`` (gap to the
-        modes outside the Ritz space) plus the rounding floor of the Ritz matrix.
+        Slow-mode stage: estimated absolute error of ``Gamma`` from Eq. (5): ``residual**2 /
+        gap`` (gap to the modes outside the Ritz space) plus the rounding floor of the Ritz
+        matrix.
     mode_error : float
-        Estimated error (angle) of the slowest mode ``c``.
+        Slow-mode stage: estimated error (angle) of the slowest mode ``c``.
     min_splitting : float
-        Smallest quasienergy spacing (modulo 2 pi); inside a pair with spacing ``delta`` the
-        eigenvectors carry an error of about ``1e-15 / delta``.
+        Spectrum stage: smallest quasienergy spacing (modulo 2 pi); inside a pair with spacing
+        ``delta`` the eigenvectors carry an error of about ``1e-15 / delta``.
     degenerate_slow_mode : bool
-        ``mode_error > 0.01``: the slowest mode is not determined to 1% (e.g. alpha -> infinity).
+        Flag: ``mode_error > 0.01``, the slowest mode is not determined to 1% (e.g. alpha ->
+        infinity).
     gamma_below_precision : bool
-        ``Gamma`` below 10 times its floor: not resolved in float64.
+        Flag: ``Gamma`` below 10 times its floor, not resolved in float64.
     """
 
     unitarity_error: float
@@ -77,6 +101,12 @@ class Certificate:
     min_splitting: float
     degenerate_slow_mode: bool
     gamma_below_precision: bool
+
+    @classmethod
+    def compose(cls, spec: spectrum.SpectrumCertificate, row_sum_error: float,
+                modes: bath.SlowModes) -> Certificate:
+        """The certificate from the parts of the spectrum, rate-matrix and slow-mode stages."""
+        return cls(row_sum_error=float(row_sum_error), **asdict(spec), **modes.certificate())
 
     @property
     def flags(self) -> list[str]:
@@ -96,6 +126,44 @@ class SampleResult:
     Conventions: eigenstates are indexed in ascending quasienergy order; ``c`` is normalised to
     ``sum c**2 = 2**L`` with the sign convention of :mod:`mbl_avalanche.bath`; ``R = D_mu_nu /
     (2**L Gamma)`` with ``mu < nu`` the pair of largest ``D_mn``.
+
+    Attributes
+    ----------
+    L : int
+        Chain length (``N = 2**L`` basis states; the bath couples to site ``L``).
+    kind : {"unitary", "hamiltonian"}
+        What was diagonalised.
+    theta : ndarray, shape (N,)
+        Quasienergies in ``(-pi, pi]`` (energies for a Hamiltonian), ascending.
+    V : ndarray, shape (N, N)
+        Orthonormal eigenvectors (columns, same order) in the computational basis.
+    c : ndarray, shape (N,)
+        Slowest mode of the rate matrix, ``tau_S = sum_n c_n |n><n|``, ``sum c**2 = 2**L``.
+    Gamma : float
+        Gap of the slowest mode from Eq. (5) (``r_S = 3 gamma Gamma``).
+    Gamma_eig : float
+        The same gap as the Laplacian eigenvalue (for comparison).
+    Gamma2 : float
+        Gap of the second slowest mode.
+    mu, nu : int
+        The pair ``mu < nu`` with the largest ``D_mn`` (Eq. 4).
+    D_top : float
+        ``D_mu_nu``.
+    R : float
+        ``D_mu_nu / (2**L Gamma)`` (Fig. 2).
+    certificate : Certificate
+        Accuracy figures and flags.
+    meta : dict
+        Record columns that describe the input: the model identity (``alpha, sample, seed,
+        gue_scale, layer_order``) or a ``source``, the eigensolver ``method`` and ``backend``,
+        ``exact_certificate`` and the fast solver's own figures (``fast_*``).
+    timings : dict of str to float
+        Wall seconds per stage (``build, check, diagonalise, rates, slowest_mode, rest,
+        resonance``).
+    S : ndarray or None
+        The ``N x N`` rate matrix of Eq. (3), if kept (``keep_S=True``).
+    resonance : Resonance or None
+        The near-resonant set (:class:`mbl_avalanche.resonance.Resonance`), if analysed.
     """
 
     L: int
@@ -114,7 +182,14 @@ class SampleResult:
     meta: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     S: np.ndarray | None = None
-    resonance: Any = None
+    resonance: resonance.Resonance | None = None
+
+    def __repr__(self) -> str:
+        case = self.resonance.case if self.resonance is not None else None
+        return (f"SampleResult(L={self.L}, kind={self.kind!r}, Gamma={self.Gamma:.6g}, "
+                f"R={self.R:.6g}, mu={self.mu}, nu={self.nu}, case={case!r}, "
+                f"flags={self.certificate.flags}, method={self.meta.get('method')!r}, "
+                f"V=<{type(self.V).__name__} {tuple(self.V.shape)} {self.V.dtype}>)")
 
     @property
     def N(self) -> int:
@@ -125,8 +200,8 @@ class SampleResult:
     def spectrum(self) -> spectrum.Spectrum:
         """The eigen-decomposition as a :class:`~mbl_avalanche.spectrum.Spectrum`."""
         return spectrum.Spectrum(
-            theta=self.theta, V=self.V, periodic=self.kind == "unitary", method=self.meta.get(
-                "method", "")
+            theta=self.theta, V=self.V, periodic=self.kind == "unitary",
+            method=self.meta.get("method", ""),
         )
 
     def rate(self, gamma: float) -> float:
@@ -142,7 +217,7 @@ class SampleResult:
         return bath.contributions(self.rate_matrix(), self.c)
 
     def scalars(self) -> dict[str, Any]:
-        """All scalar results as one flat dict (for tables, JSON and the ensemble store)."""
+        """All scalar results as one flat record (columns of :mod:`mbl_avalanche.record`)."""
         out: dict[str, Any] = dict(self.meta)
         out.update(
             L=self.L, kind=self.kind, Gamma=self.Gamma, Gamma_eig=self.Gamma_eig,
@@ -153,14 +228,41 @@ class SampleResult:
         )
         out.update({f"cert_{k}": v for k, v in asdict(self.certificate).items()})
         out["cert_flags"] = ",".join(self.certificate.flags)
-        if self.resonance is not None and hasattr(self.resonance, "scalars"):
+        if self.resonance is not None:
             out.update(self.resonance.scalars())
         out.update({f"time_{k}": v for k, v in self.timings.items()})
         return out
 
 
+class _Stopwatch:
+    """Wall time per stage into a ``timings`` dict (device work waited for at each stop)."""
+
+    def __init__(self, timings: dict[str, float], be: Backend) -> None:
+        self.timings, self.be = timings, be
+
+    @contextmanager
+    def stage(self, name: str, accumulate: bool = False) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.be.synchronize()
+        dt = time.perf_counter() - t0
+        self.timings[name] = self.timings.get(name, 0.0) + dt if accumulate else dt
+
+
+def _checked_input(op: Any, kind: Kind, check: bool, exact: bool) -> tuple[np.ndarray, float]:
+    """The check stage: ``op`` as complex128 and the unitarity error of a unitary input."""
+    if kind == "hamiltonian":
+        return (check_hermitian(op) if check else np.asarray(op, dtype=np.complex128)), 0.0
+    if check:
+        return check_unitary(op)
+    u = np.asarray(op, dtype=np.complex128)
+    if exact:
+        return u, spectrum.unitarity_error(u)
+    return u, spectrum.probe_errors(lambda x: x, u, np.ones(u.shape[0]))[1]
+
+
 def analyze(
-    op: np.ndarray,
+    op: Operator,
     kind: Kind = "unitary",
     *,
     method: str = "auto",
@@ -171,8 +273,8 @@ def analyze(
     overwrite: bool = False,
     meta: dict[str, Any] | None = None,
     timings: dict[str, float] | None = None,
-    backend: str = "cpu",
-    apply: Any = None,
+    backend: str | Backend = "cpu",
+    apply: Callable[[np.ndarray], np.ndarray] | None = None,
     exact_certificate: bool = False,
 ) -> SampleResult:
     """Analyse one closed-system operator coupled to the bath at its last site.
@@ -192,16 +294,6 @@ def analyze(
     method : {"auto", "fast", "schur"}
         Unitary eigensolver (see :func:`mbl_avalanche.spectrum.diagonalize_unitary`); ``"auto"``
         (default) is the fast solver with its a-posteriori check and a fallback to Schur.
-    backend : {"cpu", "gpu"}
-        Where the eigensolver, the rates and the slowest mode run (results come back as NumPy).
-    apply : callable, optional
-        ``X -> U @ X`` (e.g. the model's gate circuit), used instead of dense products with
-        ``op`` by the fast solver and the eigen-residual (CPU).
-    exact_certificate : bool
-        If true, the unitarity, orthonormality and eigen-residual figures are the exact max-norms
-        (three ``N x N`` products).  If false (default), they are randomised Frobenius-norm
-        estimates from :func:`mbl_avalanche.spectrum.probe_errors` (``O(N^2)``; the Frobenius norm
-        bounds the max-norms from above).
     keep_S : bool
         Keep the ``N x N`` rate matrix on the result.
     resonances : bool
@@ -213,122 +305,91 @@ def analyze(
         Validate ``op`` (size ``2**L``, unitarity or hermiticity); raises :class:`InputError`.
     overwrite : bool
         Allow the eigensolver to destroy ``op``; the eigen-residual is then not computed (NaN).
+    meta : dict, optional
+        Record columns describing the input (e.g. the model identity), copied onto the result.
+    timings : dict, optional
+        Stage timings measured before the call (e.g. ``build``), copied onto the result.
+    backend : {"cpu", "gpu"}
+        Where the eigensolver, the rates and the slowest mode run (results come back as NumPy).
+    apply : callable, optional
+        ``X -> U @ X`` (e.g. the model's gate circuit), used instead of dense products with
+        ``op`` by the fast solver and the eigen-residual (CPU).
+    exact_certificate : bool
+        If true, the unitarity, orthonormality and eigen-residual figures are the exact max-norms
+        (three ``N x N`` products).  If false (default), they are randomised Frobenius-norm
+        estimates from :func:`mbl_avalanche.spectrum.probe_errors` (``O(N^2)``; the Frobenius norm
+        bounds the max-norms from above).
     """
     timings = dict(timings or {})
     meta = dict(meta or {})
     if kind not in ("unitary", "hamiltonian"):
         raise InputError(f"kind={kind!r} is not allowed: use 'unitary' or 'hamiltonian'")
-    t0 = time.perf_counter()
     source = op if callable(op) else None
-    if source is not None:
-        if kind != "unitary":
-            raise InputError("a callable op is allowed only for kind='unitary'")
-        op = np.array(source(), dtype=np.complex128)  # a private copy: the solver may overwrite it
-    if kind == "unitary":
-        if check:
-            op, unit_err = check_unitary(op)
-        else:
-            op = np.asarray(op, dtype=np.complex128)
-            unit_err = (
-                spectrum.unitarity_error(op) if exact_certificate
-                else spectrum.probe_errors(lambda x: x, op, np.ones(op.shape[0]))[1]
-            )
-    else:
-        op = check_hermitian(op) if check else np.asarray(op, dtype=np.complex128)
-        unit_err = 0.0
-    n = op.shape[0]
-    L = n.bit_length() - 1
-    timings["check"] = timings.get("check", 0.0) + time.perf_counter() - t0
-
+    if source is not None and kind != "unitary":
+        raise InputError("a callable op is allowed only for kind='unitary'")
     be = get_backend(backend)
-    t0 = time.perf_counter()
-    if kind == "unitary":
-        solver_input: Any = op
-        if source is not None and apply is not None:
-            # lean path: the solver takes the only reference (and frees U after forming H);
-            # a Schur fallback rebuilds it from the source
-            box = [op]
-            op = None
+    clock = _Stopwatch(timings, be)
 
-            def solver_input() -> np.ndarray:
+    with clock.stage("check", accumulate=True):
+        if source is not None:
+            op = np.array(source(), dtype=np.complex128)  # a private copy: the solver may overwrite
+        u, unit_err = _checked_input(op, kind, check, exact_certificate)
+        del op
+    n = u.shape[0]
+    L = n.bit_length() - 1
+
+    # what applies U for the certificate: the circuit if given (never a reference to U then)
+    mul: Any = apply if apply is not None and kind == "unitary" else u
+    with clock.stage("diagonalise"):
+        if kind == "hamiltonian":
+            spec = spectrum.diagonalize_hermitian(u, overwrite=overwrite)
+            spec.V = be.asarray(spec.V)
+        elif source is not None and apply is not None:
+            # lean path: the solver takes the only reference to U (and frees it after forming
+            # H); a Schur fallback rebuilds it from the source
+            box = [u]
+            del u
+
+            def handover() -> np.ndarray:
                 return box.pop() if box else np.array(source(), dtype=np.complex128)
 
-        spec = spectrum.diagonalize_unitary(  # a source's arrays are ours to overwrite
-            solver_input, method=method, overwrite=overwrite or callable(solver_input),
-            backend=be, apply=apply,
+            spec = spectrum.diagonalize_unitary(handover, method=method, overwrite=True,
+                                                backend=be, apply=apply)
+        else:
+            spec = spectrum.diagonalize_unitary(u, method=method, overwrite=overwrite,
+                                                backend=be, apply=apply)
+
+    with clock.stage("rates"):
+        s = bath.rate_matrix(spec.V)
+    with clock.stage("slowest_mode"):
+        modes = bath.slowest_modes(s)
+
+    with clock.stage("rest"):
+        top = bath.top_pair(s, modes.c, modes.Gamma)
+        spec.V = be.to_host(spec.V)
+        cert = Certificate.compose(
+            spectrum.certify(spec, mul, unitarity_error=unit_err, exact=exact_certificate,
+                             overwritten=overwrite),
+            bath.row_sum_error(s), modes,
         )
-        del solver_input
-    else:
-        spec = spectrum.diagonalize_hermitian(op, overwrite=overwrite)
-        spec.V = be.asarray(spec.V)
-    be.synchronize()
-    timings["diagonalise"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    s = bath.rate_matrix(spec.V)
-    be.synchronize()
-    timings["rates"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    modes = bath.slowest_modes(s)
-    be.synchronize()
-    timings["slowest_mode"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    (mu, nu, d_top), = bath.top_contributions(s, modes.c, k=1)
-    big_gamma = modes.Gamma
-    r = d_top / (n * big_gamma) if big_gamma > 0 else float("nan")
-    spec.V = be.to_host(spec.V)
-    lam = np.exp(1j * spec.theta) if kind == "unitary" else spec.theta
-    if exact_certificate:
-        orth = spectrum.orthonormality_error(spec.V)
-        resid = float("nan") if overwrite else spectrum.eigen_residual(
-            op if apply is None else apply, spec)
-    else:
-        resid, orth = spectrum.probe_errors(  # seed 1: independent of the solver's probes
-            op if apply is None or kind != "unitary" else apply, spec.V, lam, seed=1
-        )
-        resid = float("nan") if overwrite else resid
-    if kind == "hamiltonian":
-        resid /= max(float(np.max(np.abs(spec.theta))), 1e-300)
-    row_sums = s.sum(axis=1)
-    cert = Certificate(
-        unitarity_error=unit_err,
-        orthonormality_error=orth,
-        eigen_residual=resid,
-        row_sum_error=float(np.max(np.abs(be.to_host(row_sums) - 1.0))),
-        gamma_rel_diff=(
-            abs(big_gamma - modes.Gamma_eig) / big_gamma if big_gamma > 0 else float("inf")
-        ),
-        gamma_ratio=big_gamma / modes.Gamma2 if modes.Gamma2 > 0 else float("nan"),
-        gamma_resolution=modes.resolution,
-        gamma_residual=modes.residual,
-        gamma_floor=modes.floor,
-        mode_error=modes.mode_error,
-        min_splitting=float(np.min(spec.level_spacings())),
-        degenerate_slow_mode=modes.degenerate,
-        gamma_below_precision=modes.below_precision,
-    )
-    timings["rest"] = time.perf_counter() - t0
 
     res = None
     if resonances:
-        t0 = time.perf_counter()
-        res = resonance.four_state_set(
-            spec.V, spec.theta, modes.c, s, int(mu), int(nu), big_gamma,
-            periodic=spec.periodic, measure=demixing_measure,
-        )
-        timings["resonance"] = time.perf_counter() - t0
-    meta.setdefault("method", spec.method)
+        with clock.stage("resonance"):
+            res = resonance.four_state_set(
+                spec.V, spec.theta, modes.c, s, top.mu, top.nu, modes.Gamma,
+                periodic=spec.periodic, measure=demixing_measure,
+            )
+    solver = spec.record_fields()
+    meta.setdefault("method", solver.pop("method"))
     meta.setdefault("backend", be.name)
     meta.setdefault("exact_certificate", bool(exact_certificate))
-    for key in ("residual_fro", "orthonormality_fro", "residual_bound", "clusters"):
-        if key in spec.check:
-            meta.setdefault(f"fast_{key}", spec.check[key])
+    for key, value in solver.items():
+        meta.setdefault(key, value)
     return SampleResult(
-        L=L, kind=kind, theta=spec.theta, V=spec.V, c=modes.c, Gamma=big_gamma,
-        Gamma_eig=modes.Gamma_eig, Gamma2=modes.Gamma2, mu=int(mu), nu=int(nu), D_top=float(d_top),
-        R=float(r), certificate=cert, meta=meta, timings=timings,
+        L=L, kind=kind, theta=spec.theta, V=spec.V, c=modes.c, Gamma=modes.Gamma,
+        Gamma_eig=modes.Gamma_eig, Gamma2=modes.Gamma2, mu=top.mu, nu=top.nu, D_top=top.D_top,
+        R=top.R, certificate=cert, meta=meta, timings=timings,
         S=be.to_host(s) if keep_S else None, resonance=res,
     )
 
@@ -336,7 +397,11 @@ def analyze(
 def analyze_sample(model: FloquetModel, sample: int, **kwargs: Any) -> SampleResult:
     """Build ``U_F`` of ``model`` for ``sample`` and :func:`analyze` it.
 
-    The result's ``meta`` records ``alpha``, ``sample``, ``seed`` and the convention knobs.
+    The result's ``meta`` records the sample's identity (``alpha``, ``sample``, ``seed`` and the
+    convention knobs, :meth:`~mbl_avalanche.models.floquet.FloquetModel.record_fields`).  On the
+    CPU the fast solver applies ``U_F`` by the model's gate circuit
+    (:meth:`~mbl_avalanche.models.floquet.FloquetModel.circuit`) and never holds ``U_F`` while
+    ``eigh`` runs.
     """
     t0 = time.perf_counter()
     box = [model.unitary(sample)]
@@ -345,26 +410,8 @@ def analyze_sample(model: FloquetModel, sample: int, **kwargs: Any) -> SampleRes
     def build() -> np.ndarray:  # the first call hands over the built U, later calls rebuild
         return box.pop() if box else model.unitary(sample)
 
-    meta = dict(
-        alpha=float(model.alpha), sample=int(sample), seed=int(model.seed),
-        gue_scale=float(model.gue_scale), layer_order=model.layer_order,
-    )
+    meta = model.record_fields(sample)
     meta.update(kwargs.pop("meta", None) or {})
     if kwargs.get("backend", "cpu") == "cpu":
-        kwargs.setdefault("apply", circuit_apply(model, sample))
+        kwargs.setdefault("apply", model.circuit(sample))
     return analyze(build, "unitary", check=False, meta=meta, timings={"build": t_build}, **kwargs)
-
-
-def circuit_apply(model: FloquetModel, sample: int) -> Any:
-    """``X -> U_F @ X`` by the gate circuit of ``model`` (``O(L N K)`` for ``N x K`` blocks)."""
-    phases, gates = model.gates(sample)
-    d = diagonal_phases(phases)[:, None]
-    bonds = [b for layer in model.layers() for b in layer]
-
-    def apply(x: np.ndarray) -> np.ndarray:
-        y = np.multiply(d, x, order="C")
-        for b in bonds:
-            y = apply_two_site_gate(y, gates[b - 1], model.L, b)
-        return y
-
-    return apply

@@ -1,7 +1,9 @@
 """Array backend dispatch: NumPy (+ SciPy LAPACK) on the CPU, CuPy on a CUDA GPU.
 
 One object, :class:`Backend`, carries the array module ``xp`` and the few operations that differ
-between devices (transfers, the Hermitian eigensolver, freeing memory).  The algorithms in
+between devices (transfers, synchronisation, freeing memory, products without conjugated
+copies); the Hermitian eigensolver of either device is
+:func:`mbl_avalanche.spectrum.lapack.eigh_destroying`.  The algorithms in
 :mod:`mbl_avalanche.spectrum` and :mod:`mbl_avalanche.bath` are written once against ``xp``.
 
 Why CuPy and not torch: CuPy is a drop-in NumPy work-alike (the same function names, dtypes,
@@ -9,7 +11,7 @@ slicing and broadcasting), so the verified CPU code runs unchanged with ``xp = c
 ``cupy.linalg.eigh`` is cuSOLVER's ``zheevd`` (divide and conquer, the same algorithm class as the
 CPU path), complex128 is first class, and the extra is one wheel (``cupy-cuda12x``) without a
 second tensor library or autograd machinery.  torch would need a translation layer for every
-array operation and defaults to float32, which is never adequate here (SPEC section 4).
+array operation and defaults to float32, which is never adequate here (conventions, section 4).
 
 Everything on the device is float64/complex128.
 """
@@ -22,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+
+__all__ = ["BACKENDS", "Backend", "array_module", "get_backend", "gpu_available", "to_host"]
 
 #: Backends accepted by ``--backend`` and the ``backend=`` arguments.
 BACKENDS = ("cpu", "gpu")
@@ -91,26 +95,6 @@ class Backend:
         """Return cached device memory to the driver; no-op on the CPU."""
         if self.is_gpu:
             self.xp.get_default_memory_pool().free_all_blocks()
-
-    def eigh(self, h: Any) -> tuple[Any, Any]:
-        """All eigenpairs of a complex Hermitian matrix (ascending), destroying ``h``.
-
-        CPU: LAPACK ``zheevd`` with the full workspace (lower triangle, see
-        :func:`mbl_avalanche.spectrum.eigh_fast`); GPU: ``cupy.linalg.eigh`` (cuSOLVER ``zheevd``).
-        """
-        if self.is_gpu:
-            return self.xp.linalg.eigh(h, UPLO="L")
-        from scipy.linalg import lapack
-
-        n = h.shape[0]
-        a = h if h.flags.f_contiguous else np.asfortranarray(h)
-        w, v, info = lapack.zheevd(
-            a, compute_v=1, lower=1, lwork=n * n + 66 * n, lrwork=1 + 5 * n + 2 * n * n,
-            liwork=3 + 5 * n, overwrite_a=1,
-        )
-        if info != 0:
-            raise np.linalg.LinAlgError(f"LAPACK zheevd failed with info={info}")
-        return w, v
 
     def ah_b(self, a: Any, b: Any) -> Any:
         """``a^dagger @ b`` without forming a conjugated copy of ``a`` where possible.

@@ -1,6 +1,6 @@
 """The bath in the weak-coupling limit: rate matrix ``S``, slowest mode, ``Gamma``, ``D_mn``, ``R``.
 
-Paper Eqs. (3)-(5) and SPEC section 2.  The bath couples to site ``L`` with jump operators
+Paper Eqs. (3)-(5) and conventions, section 2.  The bath couples to site ``L`` with jump operators
 ``(E_1, E_2, E_3) = (X_L, Y_L, Z_L)``; in the weak-coupling limit the diagonal operators
 ``tau = sum_n c_n |n><n|`` evolve with the symmetric stochastic matrix
 
@@ -10,7 +10,7 @@ and the slowest mode ``c`` is the eigenvector of ``S`` with the smallest gap ``G
 orthogonal to the uniform vector, normalised to ``sum_n c_n**2 = 2**L``.  The relaxation rate is
 ``r_S = 3 gamma Gamma`` to first order in the bath coupling ``gamma``.
 
-Numerics (SPEC section 4)
+Numerics (conventions, section 4)
 -------------------------
 * Matrix elements on site ``L`` need no ``2**L x 2**L`` site operator: with ``V0`` (``V1``) the
   rows of ``V`` with ``s_L = 0`` (``1``), i.e. even (odd) basis indices, ``A = V0^dagger V1`` and
@@ -28,12 +28,35 @@ least 0.1 of ``max|c|`` is positive.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 
+from ._repr import compact_repr
 from .backend import array_module, to_host
+
+__all__ = [
+    "EPS",
+    "SlowModes",
+    "TopPair",
+    "contributions",
+    "fix_sign",
+    "jump_matrix_elements",
+    "laplacian_apply",
+    "laplacian_form",
+    "rate_matrix",
+    "rate_matrix_dense",
+    "rayleigh_gap",
+    "resolution_of",
+    "row_sum_error",
+    "site_L_blocks",
+    "slowest_modes",
+    "top_contributions",
+    "top_pair",
+]
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -42,7 +65,7 @@ _BLOCK_ELEMENTS = 1 << 22
 
 
 def site_L_blocks(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``A = V0^dagger V1`` and ``B = V0^dagger V0`` (SPEC section 4).
+    """``A = V0^dagger V1`` and ``B = V0^dagger V0`` (conventions, section 4).
 
     ``V0 = V[0::2]`` are the rows with ``s_L = 0`` and ``V1 = V[1::2]`` those with ``s_L = 1``
     (site ``L`` is the least significant bit).
@@ -94,14 +117,14 @@ def rate_matrix(v: np.ndarray) -> np.ndarray:
     return s
 
 
-def _abs_squared(xp, a):
+def _abs_squared(xp: Any, a: Any) -> Any:
     """``|a|**2`` as a new real array (``a`` may be released by the caller afterwards)."""
     out = xp.abs(a)
     out *= out
     return out
 
 
-def _z_squared(xp, b):
+def _z_squared(xp: Any, b: Any) -> Any:
     """``|2 B - 1|**2 = |<m|Z_L|n>|**2`` from ``B = V0^dagger V0``; overwrites ``b``."""
     b *= 2.0
     idx = xp.arange(b.shape[0])
@@ -177,7 +200,7 @@ def rate_matrix_dense(v: np.ndarray) -> np.ndarray:
     return s / 3.0
 
 
-def _row_blocks(n: int):
+def _row_blocks(n: int) -> Iterator[slice]:
     step = max(1, _BLOCK_ELEMENTS // max(n, 1))
     for start in range(0, n, step):
         yield slice(start, min(n, start + step))
@@ -198,7 +221,7 @@ def rayleigh_gap(s: np.ndarray, c: np.ndarray) -> float:
     return 0.5 * total / float(c @ c)
 
 
-def _top_contributions_device(s, c, k: int) -> list[tuple[int, int, float]]:
+def _top_contributions_device(s: Any, c: Any, k: int) -> list[tuple[int, int, float]]:
     """:func:`top_contributions` for CuPy arrays (same streaming, host-side bookkeeping)."""
     xp = array_module(s)
     c = xp.asarray(c)
@@ -260,6 +283,44 @@ def contributions(s: np.ndarray, c: np.ndarray) -> np.ndarray:
     return d
 
 
+@dataclass(frozen=True)
+class TopPair:
+    """The pair of eigenstates that carries the largest share of the relaxation (Fig. 2).
+
+    Attributes
+    ----------
+    mu, nu : int
+        The pair ``mu < nu`` with the largest ``D_mn`` (Eq. 4).
+    D_top : float
+        ``D_mu_nu``.
+    R : float
+        ``R = D_mu_nu / (2**L Gamma)``: the fraction of the relaxation rate of Eq. (5) carried by
+        that pair (NaN when ``Gamma <= 0``).
+    """
+
+    mu: int
+    nu: int
+    D_top: float
+    R: float
+
+
+def top_pair(s: np.ndarray, c: np.ndarray, gamma: float) -> TopPair:
+    """The top pair ``(mu, nu)`` of ``D_mn``, ``D_mu_nu`` and ``R`` (Fig. 2) of a slowest mode."""
+    ((mu, nu, d_top),) = top_contributions(s, c, k=1)
+    n = s.shape[0]
+    r = d_top / (n * gamma) if gamma > 0 else float("nan")
+    return TopPair(mu=int(mu), nu=int(nu), D_top=float(d_top), R=float(r))
+
+
+def row_sum_error(s: Any) -> float:
+    """``max_n |sum_m S_mn - 1|``: the rate-matrix stage's part of the certificate.
+
+    ``S`` is stochastic for orthonormal, complete eigenvectors; this tests both as the bath sees
+    them.
+    """
+    return float(np.max(np.abs(to_host(s.sum(axis=1)) - 1.0)))
+
+
 def _householder_vector(n: int) -> np.ndarray:
     """``w`` with ``(1 - 2 w w^T) u = e_1`` for the uniform unit vector ``u``."""
     w = np.full(n, -1.0 / np.sqrt(n))
@@ -314,6 +375,8 @@ class SlowModes:
     ritz_coupling: float
     floor: float
 
+    __repr__ = compact_repr
+
     @property
     def separation(self) -> float:
         """``Gamma2 - Gamma`` from the Rayleigh quotients (accurate even when tiny)."""
@@ -337,6 +400,25 @@ class SlowModes:
     def below_precision(self) -> bool:
         """``Gamma`` is below 10x its estimated float64 error floor (or not positive)."""
         return bool(not self.Gamma > 10.0 * self.floor)
+
+    def certificate(self) -> dict[str, Any]:
+        """The slow-mode stage's part of a sample's certificate (``Certificate`` field names).
+
+        ``gamma_rel_diff = |Gamma - Gamma_eig| / Gamma`` (infinite if ``Gamma <= 0``),
+        ``gamma_ratio = Gamma / Gamma2``, the resolution, residual, floor and mode error, and the
+        two flags ``degenerate_slow_mode`` and ``gamma_below_precision``.
+        """
+        g = self.Gamma
+        return dict(
+            gamma_rel_diff=abs(g - self.Gamma_eig) / g if g > 0 else float("inf"),
+            gamma_ratio=g / self.Gamma2 if self.Gamma2 > 0 else float("nan"),
+            gamma_resolution=self.resolution,
+            gamma_residual=self.residual,
+            gamma_floor=self.floor,
+            mode_error=self.mode_error,
+            degenerate_slow_mode=self.degenerate,
+            gamma_below_precision=self.below_precision,
+        )
 
 
 def fix_sign(c: np.ndarray) -> np.ndarray:
@@ -389,7 +471,8 @@ def resolution_of(n: int, lap_norm: float) -> float:
 
 
 def slowest_modes(s: np.ndarray, n_modes: int = 6) -> SlowModes:
-    """Slowest modes of the rate matrix ``S`` by the deflated Laplacian (SPEC sections 2 and 4).
+    """Slowest modes of the rate matrix ``S`` by the deflated Laplacian (conventions, sections 2
+    and 4).
 
     Parameters
     ----------

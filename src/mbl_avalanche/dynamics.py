@@ -6,8 +6,8 @@ open-system dynamics.  This module computes that dynamics exactly, for ``L <= 6`
 
 Conventions
 -----------
-* Computational basis of SPEC section 1: site 1 the most significant bit of the basis index, site
-  ``L`` (the bath site) the least significant.  ``s_i = 0`` means ``Z_i = +1``.
+* Computational basis of the conventions, section 1: site 1 the most significant bit of the
+  basis index, site ``L`` (the bath site) the least significant.  ``s_i = 0`` means ``Z_i = +1``.
 * One period (paper Eq. 1): ``S_period[rho] = S_bath[U rho U^dagger]`` with
 
       S_bath[rho] = rho / (1 + 3 gamma) + gamma / (1 + 3 gamma) sum_j E_j rho E_j^dagger,
@@ -17,8 +17,9 @@ Conventions
   (1 + 3 gamma)`` and ``Pi[rho] = Tr_L(rho) x 1_L / 2`` the Hilbert-Schmidt orthogonal projector
   on operators that are the identity at site ``L``.  ``Tr_L`` is a reshape of ``rho`` to
   ``(N/2, 2, N/2, 2)``: no site operator and no ``16**L`` superoperator is ever formed.
-* In the eigenbasis of ``U`` (``U|n> = exp(i theta_n)|n>``, orthonormal Schur vectors from
-  :func:`mbl_avalanche.analysis.analyze`) an operator ``x = V^dagger rho V`` evolves as
+* In the eigenbasis of ``U`` (``U|n> = exp(i theta_n)|n>``, orthonormal eigenvectors from
+  :func:`mbl_avalanche.spectrum.diagonalize_unitary`, the weak-coupling slowest mode from
+  :mod:`mbl_avalanche.bath`: :func:`weak_coupling`) an operator ``x = V^dagger rho V`` evolves as
   ``x -> (a + b Pi~)[phi o x]`` with ``phi_mn = exp(i(theta_m - theta_n))`` (element-wise).
 * Superoperator vectors are row-major flattenings of the ``N x N`` matrix:
   ``vec(x)[m N + n] = x[m, n]``.
@@ -75,16 +76,45 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse.linalg as spla
 
-from .analysis import SampleResult, analyze
+from . import bath, spectrum
+from ._repr import compact_repr
+from .basis import z_signs
 from .errors import InputError
 from .models.custom import check_unitary
-from .resonance import z_signs
+
+__all__ = [
+    "DEFAULT_SWEEP_GAMMAS",
+    "MAX_L",
+    "SPECTRAL_MAX_L",
+    "Channel",
+    "DynamicsResult",
+    "SlowModes",
+    "Sweep",
+    "SweepRow",
+    "Trajectory",
+    "WeakCoupling",
+    "WeakCouplingLimit",
+    "apply_bath",
+    "bath_coefficients",
+    "check_dynamics_L",
+    "check_gamma",
+    "embed_identity_last",
+    "evolve",
+    "gamma_sweep",
+    "initial_state",
+    "late_decay_rate",
+    "partial_trace_last",
+    "pauli_sum_last",
+    "run_dynamics",
+    "time_grid",
+    "weak_coupling",
+]
 
 #: Largest chain length accepted (the capacitance matrix is ``4**(L-1)`` squared).
 MAX_L = 6
@@ -155,6 +185,57 @@ def apply_bath(rho: np.ndarray, gamma: float) -> np.ndarray:
     return (rho + gamma * pauli_sum_last(rho)) / (1.0 + 3.0 * gamma)
 
 
+# --- the weak-coupling limit the channel is compared with -----------------------------------------
+
+
+class WeakCoupling(Protocol):
+    """What the channel needs of a weak-coupling analysis (a :class:`WeakCouplingLimit` or an
+    :class:`mbl_avalanche.analysis.SampleResult`)."""
+
+    theta: np.ndarray
+    V: np.ndarray
+    c: np.ndarray
+    Gamma: float
+    meta: dict[str, Any]
+
+
+@dataclass
+class WeakCouplingLimit:
+    """Eigenbasis and slowest mode of ``U`` in the weak-coupling limit (paper Eqs. 3-5).
+
+    Attributes
+    ----------
+    theta : ndarray
+        Quasienergies, ascending.
+    V : ndarray
+        Orthonormal eigenvectors (columns).
+    c : ndarray
+        Slowest mode, ``sum c**2 = 2**L``.
+    Gamma : float
+        Its gap from Eq. (5).
+    meta : dict
+        The eigensolver's record fields (``method``, ``fast_*``) and ``backend``.
+    """
+
+    theta: np.ndarray
+    V: np.ndarray
+    c: np.ndarray
+    Gamma: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
+
+
+def weak_coupling(u: np.ndarray, method: str = "auto") -> WeakCouplingLimit:
+    """The weak-coupling limit of ``u``: :mod:`~mbl_avalanche.spectrum` then
+    :mod:`~mbl_avalanche.bath` (the eigensolver ``method`` as in
+    :func:`~mbl_avalanche.spectrum.diagonalize_unitary`)."""
+    spec = spectrum.diagonalize_unitary(u, method=method)
+    modes = bath.slowest_modes(bath.rate_matrix(spec.V))
+    meta = {**spec.record_fields(), "backend": "cpu"}
+    return WeakCouplingLimit(theta=spec.theta, V=spec.V, c=modes.c, Gamma=modes.Gamma, meta=meta)
+
+
 # --- the channel ----------------------------------------------------------------------------------
 
 
@@ -219,9 +300,9 @@ class Channel:
         Floquet unitary in the computational basis (``2 <= L <= MAX_L``).
     gamma : float
         Bath coupling ``> 0``.
-    result : SampleResult, optional
-        The weak-coupling analysis of ``u`` (eigenbasis, ``Gamma``, ``c``); computed with
-        :func:`~mbl_avalanche.analysis.analyze` if not given.
+    result : WeakCoupling, optional
+        The weak-coupling analysis of ``u`` (eigenbasis, ``Gamma``, ``c``, ``meta``; e.g. an
+        :class:`~mbl_avalanche.analysis.SampleResult`); :func:`weak_coupling` if not given.
     check : bool
         Validate ``u`` (unitarity, size) and ``gamma``.
 
@@ -239,7 +320,7 @@ class Channel:
         u: np.ndarray,
         gamma: float,
         *,
-        result: SampleResult | None = None,
+        result: WeakCoupling | None = None,
         check: bool = True,
     ) -> None:
         if check:
@@ -253,7 +334,7 @@ class Channel:
             gamma = check_gamma(gamma)
         self.u = np.asarray(u, dtype=np.complex128)
         self.gamma = float(gamma)
-        self.result = result if result is not None else analyze(self.u, "unitary", check=False)
+        self.result = result if result is not None else weak_coupling(self.u)
         self.N = self.u.shape[0]
         self.L = self.N.bit_length() - 1
         self.theta = self.result.theta
@@ -726,7 +807,7 @@ def gamma_sweep(
     u: np.ndarray,
     gammas: Sequence[float] = DEFAULT_SWEEP_GAMMAS,
     *,
-    result: SampleResult | None = None,
+    result: WeakCoupling | None = None,
     k: int = 4,
 ) -> Sweep:
     """Slowest population mode ``r_1`` of ``S_period`` for each ``gamma``, against ``Gamma``.
@@ -798,7 +879,7 @@ def run_dynamics(
     u: np.ndarray,
     gamma: float,
     *,
-    result: SampleResult | None = None,
+    result: WeakCoupling | None = None,
     initial: str | np.ndarray = "up",
     n_relax: float = 20.0,
     n_times: int = 200,
@@ -826,50 +907,3 @@ def run_dynamics(
     traj = evolve(ch, initial, time_grid(t_max, n_times), method=method)
     sw = gamma_sweep(ch.u, sweep, result=ch.result, k=k) if sweep else None
     return DynamicsResult(channel=ch, modes=modes, trajectory=traj, sweep=sw)
-
-
-# --- plots ----------------------------------------------------------------------------------------
-
-
-def plot_trajectory(res: DynamicsResult, path: str, sweep: Sweep | None = None) -> None:
-    """``<Z_i>(t)`` per site (log time) and the distance from equilibrium against ``exp(-r_1 t)``;
-    with a sweep, a third panel of ``|r_1/(3 gamma) - Gamma| / Gamma`` against ``gamma``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tr, r1 = res.trajectory, res.modes.r1
-    sw = sweep if sweep is not None else res.sweep
-    ncol = 3 if sw is not None else 2
-    fig, ax = plt.subplots(1, ncol, figsize=(5.0 * ncol, 4.0))
-    t = tr.times
-    cmap = plt.get_cmap("viridis")
-    L = tr.z.shape[1]
-    for i in range(L):
-        ax[0].semilogx(np.maximum(t, 0.5), tr.z[:, i], color=cmap(i / max(L - 1, 1)),
-                       label=f"site {i + 1}" + (" (bath)" if i == L - 1 else ""))
-    ax[0].axvline(1 / res.channel.gamma, color="gray", ls=":", lw=1, label="1/gamma")
-    ax[0].axvline(1 / r1, color="k", ls="--", lw=1, label="1/r_1")
-    ax[0].set_xlabel("t (periods)")
-    ax[0].set_ylabel("<Z_i>(t)")
-    ax[0].set_title(f"L={res.channel.L}, gamma={res.channel.gamma:g}, initial {tr.initial}")
-    ax[0].legend(fontsize=7)
-    d = tr.distance
-    ax[1].semilogy(t * r1, d, label="||rho(t) - 1/2^L||_F")
-    j = np.searchsorted(t, t[-1] / 2)
-    ax[1].semilogy(t * r1, d[j] * np.exp(-r1 * (t - t[j])), "k--", lw=1, label="exp(-r_1 t)")
-    ax[1].set_xlabel("r_1 t")
-    ax[1].set_title(f"late rate / r_1 = {tr.late_rate() / r1:.5f}")
-    ax[1].legend(fontsize=8)
-    if sw is not None:
-        g = np.array([r.gamma for r in sw.rows])
-        e = np.abs([r.rel_error for r in sw.rows])
-        ax[2].loglog(g, e, "o-", label="|r_1/(3 gamma) - Gamma| / Gamma")
-        ax[2].loglog(g, g, "k--", lw=1, label="gamma (second-order prediction)")
-        ax[2].set_xlabel("gamma")
-        ax[2].set_title(f"weak-coupling limit, Gamma = {sw.Gamma:.4g}")
-        ax[2].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

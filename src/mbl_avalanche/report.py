@@ -58,7 +58,6 @@ import numpy as np
 import pandas as pd
 
 from . import stats
-from .errors import InputError
 from .stats import Estimate, Regimes, finite, numeric
 
 LN4 = math.log(4.0)
@@ -679,65 +678,3 @@ def write_report(df: pd.DataFrame, outdir: str | Path, *, regimes: Regimes | Non
     md.write_text(to_markdown(rep))
     js.write_text(json.dumps(rep, indent=2, allow_nan=False) + "\n")
     return md, js, claims
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading a table
-# ---------------------------------------------------------------------------------------------
-
-def load_table(path: str | Path) -> pd.DataFrame:
-    """The per-sample table of a run directory, of a folder of run directories, or of a file.
-
-    * a ``.parquet`` / ``.csv`` / ``.json`` file: read with pandas (as written by
-      ``mbl-avalanche table``);
-    * a run directory: :func:`mbl_avalanche.ensemble.load_run`;
-    * a folder whose sub-folders are run directories (as ``reproduce --preset paper`` makes):
-      their tables concatenated.
-
-    Samples recorded as failed (a ``status`` column other than ``"ok"``) are left out.
-    Raises :class:`InputError` if nothing is found.
-    """
-    df = _read_table(Path(path))
-    if "status" in df.columns:
-        st = df["status"]
-        df = df[st.isna() | (st.astype(str) == "ok")].reset_index(drop=True)
-    return df
-
-
-def _read_table(p: Path) -> pd.DataFrame:
-    if not p.exists():
-        raise InputError(f"OUTDIR={str(p)!r} does not exist: give a run directory or a table file")
-    if p.is_file():
-        suf = p.suffix.lower()
-        if suf == ".parquet":
-            return pd.read_parquet(p)
-        if suf == ".csv":
-            return pd.read_csv(p)
-        if suf == ".json":
-            return pd.read_json(p)
-        raise InputError(f"table file {str(p)!r} is not allowed: use .parquet, .csv or .json")
-    df = _try_load_run(p)
-    if df is not None and len(df):
-        return df
-    parts = [t for sub in sorted(q for q in p.iterdir() if q.is_dir())
-             if (t := _try_load_run(sub)) is not None and len(t)]
-    if parts:
-        return pd.concat(parts, ignore_index=True)
-    raise InputError(
-        f"OUTDIR={str(p)!r} holds no finished samples: give a run directory (mbl-avalanche run), "
-        "a folder of run directories, or a .parquet/.csv table"
-    )
-
-
-def _try_load_run(p: Path) -> pd.DataFrame | None:
-    try:
-        from .ensemble import load_run
-    except ImportError as exc:
-        raise InputError(
-            f"cannot read run directory {str(p)!r}: the ensemble runner is not available "
-            f"({exc}); give a .parquet/.csv table instead"
-        ) from exc
-    try:
-        return load_run(p)
-    except (InputError, OSError, ValueError, KeyError):
-        return None

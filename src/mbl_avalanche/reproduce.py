@@ -3,7 +3,7 @@
 A *preset* is a list of grid blocks ``(L values, alpha values, samples per (L, alpha))``.  Each
 block is run by the ensemble runner (:func:`mbl_avalanche.ensemble.run_ensemble`: resumable,
 parallel, crash-safe), then the per-sample table of all blocks
-(:func:`mbl_avalanche.report.load_table`) gives the figures (:func:`mbl_avalanche.figures.
+(:func:`mbl_avalanche.table.load_table`) gives the figures (:func:`mbl_avalanche.figures.
 make_figures`, in ``OUTDIR/figures``) and the report (``OUTDIR/report.md``, ``report.json``).
 Running the same call again recomputes nothing that finished.
 
@@ -46,7 +46,7 @@ class Block:
     """One grid block: every ``(L, alpha)`` pair gets ``samples`` samples (indices 0..N-1).
 
     ``subdir`` is the run directory below ``OUTDIR`` (``""``: ``OUTDIR`` itself; a folder of run
-    directories is read back as one table by :func:`mbl_avalanche.report.load_table`).
+    directories is read back as one table by :func:`mbl_avalanche.table.load_table`).
     """
 
     L: tuple[int, ...]

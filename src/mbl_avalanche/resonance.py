@@ -1,8 +1,8 @@
 """The near-resonant eigenstate set {A, B, A', B'}: identification, demixing, resonance location.
 
-Paper sections "Near-resonant eigenstate set" and "Numerical observations" (Figs. 3, 4) and SPEC
-section 3.  Given the eigenvectors ``V``, the slowest mode ``c`` and the top pair ``(mu, nu)`` of
-``D_mn`` (all from :mod:`mbl_avalanche.bath`):
+Paper sections "Near-resonant eigenstate set" and "Numerical observations" (Figs. 3, 4) and the
+conventions, section 3.  Given the eigenvectors ``V``, the slowest mode ``c`` and the top pair
+``(mu, nu)`` of ``D_mn`` (all from :mod:`mbl_avalanche.bath`):
 
 * partners ``gamma'`` for ``gamma in {mu, nu}``: the eigenstate ``n != gamma`` maximising
   ``|<gamma|X_L|n>|`` (the l-bit next to the bath flipped);
@@ -12,9 +12,9 @@ section 3.  Given the eigenvectors ``V``, the slowest mode ``c`` and the top pai
   labels are chosen so that the top pair is ``{A, B'}`` (paper Fig. 3a).  Then
   ``A' = partner(A)``, ``B' = partner(B)``.
 
-Demixing (Ref. [16]; SPEC section 3): in ``span{|A>, |B>}`` the orthonormal pair ``|a>, |b>``
-maximising ``sum_i (<a|Z_i|a>**2 + <b|Z_i|b>**2)``.  Writing ``|a>`` by its Bloch vector ``n``
-(north pole ``|A>``, south pole ``|B>``) and each ``Z_i`` restricted to the span as
+Demixing (Ref. [16]; conventions, section 3): in ``span{|A>, |B>}`` the orthonormal pair
+``|a>, |b>`` maximising ``sum_i (<a|Z_i|a>**2 + <b|Z_i|b>**2)``.  Writing ``|a>`` by its Bloch
+vector ``n`` (north pole ``|A>``, south pole ``|B>``) and each ``Z_i`` restricted to the span as
 ``h_i0 1 + h_i . sigma``, the measure is ``const + 2 n^T (sum_i h_i h_i^T) n``: ``n`` is the top
 eigenvector of a 3x3 matrix.  The demixing angle is the polar angle of ``n`` folded into
 ``[0, pi/2]``; for a weak resonance ``|A> = |a> - eps |b>`` with ``eps = angle / 2`` (Eq. 7).
@@ -34,19 +34,35 @@ import numpy as np
 import scipy.optimize as sopt
 
 from . import bath
+from ._repr import compact_repr
+from .basis import z_signs
+from .errors import InputError
 from .spectrum import phase_distance
 
-#: Relative eigenvector error per unit of inverse splitting seen in float64 (SPEC section 4).
+__all__ = [
+    "DEMIXING_MEASURES",
+    "EIGVEC_ERROR_SCALE",
+    "PAIRS",
+    "Demixing",
+    "Resonance",
+    "bit_string",
+    "demix",
+    "four_state_set",
+    "half_chain_entropy",
+    "partner",
+    "rate_element",
+    "resonance_location",
+    "x_row",
+    "z_measure_form",
+    "z_profile",
+    "zjump",
+]
+
+#: Relative eigenvector error per unit of inverse splitting seen in float64 (conventions,
+#: section 4).
 EIGVEC_ERROR_SCALE = 1e-15
 
 PAIRS = (("A", "B"), ("Ap", "B"), ("A", "Bp"), ("Ap", "Bp"))
-
-
-def z_signs(L: int) -> np.ndarray:
-    """``z[n, i-1] = <n|Z_i|n> = 1 - 2 s_i(n)`` for basis index ``n`` (site 1 most significant)."""
-    n = np.arange(2**L)
-    bits = (n[:, None] >> (L - 1 - np.arange(L))[None, :]) & 1
-    return 1.0 - 2.0 * bits
 
 
 def x_row(v: np.ndarray, g: int) -> np.ndarray:
@@ -97,6 +113,8 @@ class Demixing:
     bloch: np.ndarray
     angle: float
     measure: str
+
+    __repr__ = compact_repr
 
     @property
     def epsilon(self) -> float:
@@ -176,7 +194,7 @@ DEMIXING_MEASURES: dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
 def demix(psi_a: np.ndarray, psi_b: np.ndarray, measure: str = "z") -> Demixing:
-    """Demix two orthonormal eigenstates (SPEC section 3).
+    """Demix two orthonormal eigenstates (conventions, section 3).
 
     Parameters
     ----------
@@ -196,8 +214,6 @@ def demix(psi_a: np.ndarray, psi_b: np.ndarray, measure: str = "z") -> Demixing:
     try:
         finder = DEMIXING_MEASURES[measure]
     except KeyError:
-        from .errors import InputError
-
         raise InputError(
             f"measure={measure!r} is not allowed: choose one of {sorted(DEMIXING_MEASURES)}"
         ) from None
@@ -230,10 +246,51 @@ def resonance_location(a: np.ndarray, b: np.ndarray, L: int) -> float:
 
 @dataclass
 class Resonance:
-    """The near-resonant eigenstate set of one sample and its diagnostics.
+    """The near-resonant eigenstate set of one sample and its diagnostics (paper Figs. 3-4).
 
-    All indices are eigenstate indices (ascending quasienergy order).  ``S`` and ``D`` are the
-    4 x 4 blocks among ``(A, B, A', B')`` in that order.
+    All indices are eigenstate indices (ascending quasienergy order); pair keys are ``"AB"``,
+    ``"ApB"``, ``"ABp"``, ``"ApBp"`` (``p`` marks a prime).  :meth:`scalars` flattens it into
+    the record columns of :mod:`mbl_avalanche.record`.
+
+    Attributes
+    ----------
+    case : {"Z", "XY"}
+        ``"Z"`` if ``Z_jump(mu, nu) >= 1/2`` (then ``{A, B} = {mu, nu}``), else ``"XY"`` (the
+        top pair is ``{A, B'}``).
+    zjump_mu_nu : float
+        ``Z_jump(mu, nu)``.
+    mu_p, nu_p : int
+        Partners ``mu'``, ``nu'`` (largest ``|<g|X_L|n>|``).
+    states : dict of str to int
+        ``{"A": ..., "B": ..., "Ap": ..., "Bp": ...}``.
+    S, D : ndarray, shape (4, 4)
+        ``S_mn`` (Eq. 3) and ``D_mn`` (Eq. 4) among ``(A, B, A', B')`` in that order.
+    zjumps : dict of str to float
+        ``Z_jump`` of the pairs ``AB``, ``ABp``, ``ApB``.
+    splittings : dict of str to float
+        Quasienergy splitting ``delta`` of each of the four pairs (modulo ``2 pi``).
+    demixings : dict of str to Demixing
+        The demixed pair of each of the four pairs.
+    dc : dict of str to float
+        ``dc_AAp = c_A - c_A'``, ``dc_BBp = c_B - c_B'``, ``dc_mu_nu = |c_mu - c_nu|``.
+    fractions : dict of str to float
+        ``frac_four`` (share of ``2**L Gamma`` within the set) and ``frac_top1..8`` (the largest
+        1, 2, 4, 8 ``D_mn``; NaN without the rate matrix).
+    x : float
+        Resonance location (largest site where the demixed ``|a>, |b>`` have opposite
+        ``<Z_i>``; NaN if none).
+    bits_a, bits_b : str
+        Dominant basis states of ``|a>`` and ``|b>`` (``s_1 ... s_L``).
+    flip_sites : list of int
+        Sites where ``bits_a`` and ``bits_b`` differ (1-based).
+    top_pairs : list of (int, int, float)
+        The 8 largest ``(m, n, D_mn)``.
+    L : int
+        Chain length.
+    theta, c : ndarray or None
+        Quasienergies and slowest mode (for :meth:`table`).
+    state_bits : dict of str to str
+        Dominant basis state of each of ``A, B, A', B'``.
     """
 
     case: str
@@ -257,6 +314,8 @@ class Resonance:
     theta: np.ndarray | None = None
     c: np.ndarray | None = None
     state_bits: dict[str, str] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def angle(self, pair: str) -> float:
         """Demixing angle of a pair ``"AB"``, ``"ApB"``, ``"ABp"`` or ``"ApBp"``."""

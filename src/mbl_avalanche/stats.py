@@ -1,7 +1,9 @@
 """Ensemble statistics on the per-sample table: regimes, bootstrap intervals, fits and modes.
 
 Everything here is a pure function of numbers or of a :class:`pandas.DataFrame` whose columns are
-the keys of :meth:`mbl_avalanche.analysis.SampleResult.scalars` (the column contract).  Missing
+those of the record schema (:mod:`mbl_avalanche.record`); every column a helper is asked for is
+checked against that schema (:func:`mbl_avalanche.record.column`), so a renamed column fails
+loudly instead of silently giving no data.  Missing
 columns and NaN entries are tolerated: the helpers drop what they cannot use and say how many rows
 they used.  Randomness (the bootstrap) always comes from an explicit seed or
 :class:`numpy.random.Generator`; no global random state is touched.
@@ -30,6 +32,34 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .record import column
+
+__all__ = [
+    "MBL_ALPHA_MIN",
+    "THERMAL_ALPHA_MAX",
+    "Estimate",
+    "LineFit",
+    "Regimes",
+    "as_rng",
+    "bootstrap",
+    "case_of",
+    "discrete_mode",
+    "finite",
+    "fit_line",
+    "flag_columns",
+    "flagged",
+    "fraction",
+    "group_values",
+    "has_columns",
+    "mean_slope",
+    "median_log_slope",
+    "missing_columns",
+    "near_zero_or_one",
+    "numeric",
+    "prepare",
+    "primary_alpha",
+    "wilson_interval",
+]
 
 #: Default threshold: ``alpha >= MBL_ALPHA_MIN`` is the MBL regime (paper: alpha = 30).
 MBL_ALPHA_MIN = 10.0
@@ -114,7 +144,7 @@ class Regimes:
 
 def has_columns(df: pd.DataFrame, *cols: str) -> bool:
     """All ``cols`` present with at least one finite (or non-null) entry."""
-    for c in cols:
+    for c in map(column, cols):
         if c not in df.columns or df[c].notna().sum() == 0:
             return False
     return True
@@ -122,12 +152,12 @@ def has_columns(df: pd.DataFrame, *cols: str) -> bool:
 
 def missing_columns(df: pd.DataFrame, *cols: str) -> list[str]:
     """Those of ``cols`` that are absent or entirely null."""
-    return [c for c in cols if c not in df.columns or df[c].notna().sum() == 0]
+    return [c for c in map(column, cols) if c not in df.columns or df[c].notna().sum() == 0]
 
 
 def numeric(df: pd.DataFrame, col: str) -> np.ndarray:
     """Column ``col`` as float64 (non-numbers become NaN); all-NaN if the column is absent."""
-    if col not in df.columns:
+    if column(col) not in df.columns:
         return np.full(len(df), np.nan)
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
@@ -213,7 +243,7 @@ def case_of(df: pd.DataFrame) -> np.ndarray:
 def group_values(df: pd.DataFrame, col: str, by: str = "L") -> dict[int, np.ndarray]:
     """Finite values of ``col`` per value of ``by`` (sorted keys, empty groups dropped)."""
     out: dict[int, np.ndarray] = {}
-    if col not in df.columns or by not in df.columns or len(df) == 0:
+    if column(col) not in df.columns or column(by) not in df.columns or len(df) == 0:
         return out
     keys = numeric(df, by)
     vals = numeric(df, col)

@@ -15,7 +15,6 @@ from ..dynamics import (
     DynamicsResult,
     check_dynamics_L,
     check_gamma,
-    plot_trajectory,
     run_dynamics,
 )
 from ..errors import InputError
@@ -135,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     if args.unitary:
         res.channel.result.meta.setdefault("source", str(args.unitary))
     if args.plot:
+        from ..figures.dynamics import plot_trajectory
+
         plot_trajectory(res, args.plot)
     if args.json:
         print(json.dumps(jsonable(res.scalars()), indent=2))

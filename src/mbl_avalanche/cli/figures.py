@@ -82,7 +82,7 @@ def make(args: argparse.Namespace, df: object, out: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import load_table
+    from ..table import load_table
 
     if args.fig4_L is not None and args.fig4_L < 2:
         raise InputError(f"--fig4-L {args.fig4_L} is not allowed: it must be >= 2")

@@ -56,7 +56,7 @@ def make(args: argparse.Namespace, df: object, out: Path, source: str) -> tuple[
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import load_table
+    from ..table import load_table
 
     check_bootstrap_arguments(args)
     df = load_table(args.outdir)

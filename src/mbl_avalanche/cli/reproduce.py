@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if any(getattr(s, "interrupted", False) for _, s in done):
         print("interrupted: finished samples are kept; run the same command again to continue")
         return 130
-    from ..report import load_table
+    from ..table import load_table
 
     df = load_table(out)
     print(f"ensemble: {len(df)} samples in {out} ({t_run:.0f} s this call)")

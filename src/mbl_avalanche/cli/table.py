@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..ensemble.store import load_run
 from ..errors import InputError
+from ..table import TABLE_FORMATS, write_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="One row per finished sample, sorted by (L, alpha, sample), no duplicates.",
     )
     p.add_argument("outdir", metavar="OUTDIR", help="run directory")
-    p.add_argument("--format", choices=("parquet", "csv"), default=None,
+    p.add_argument("--format", choices=TABLE_FORMATS, default=None,
                    help="file format (default: from the -o suffix, else csv)")
     p.add_argument("-o", "--output", metavar="FILE", help="output file (csv: default stdout)")
     p.add_argument("--ok-only", action="store_true", help="leave out failed samples")
@@ -30,16 +31,12 @@ def run(args: argparse.Namespace) -> int:
     if fmt == "parquet" and not args.output:
         raise InputError("--format parquet needs -o FILE (Parquet is not written to stdout)")
     df = load_run(args.outdir, failed=not args.ok_only)
-    if fmt == "parquet":
-        df.to_parquet(args.output, index=False)
-    elif args.output:
-        df.to_csv(args.output, index=False)
-    else:
-        try:
-            df.to_csv(sys.stdout, index=False)
-        except BrokenPipeError:  # e.g. piped into head
-            sys.stderr.close()
-            return 0
     if args.output:
+        write_table(df, args.output, fmt)
         print(f"{len(df)} samples -> {args.output}", file=sys.stderr)
+        return 0
+    try:
+        write_table(df, sys.stdout, fmt)
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stderr.close()
     return 0

@@ -33,6 +33,7 @@ from .tasks import (
     TaskOutput,
     TaskSpec,
     compute_task,
+    failed_record,
     injected_failures,
     shard_slice,
     task_list,
@@ -305,14 +306,4 @@ def run_ensemble(
 
 def _failed_output(spec: TaskSpec, exc: BaseException) -> TaskOutput:
     """Records for a task that failed as a whole (e.g. its Dask worker was lost)."""
-    import socket
-
-    msg = " ".join(str(exc).split()) or repr(exc)
-    t = spec.task
-    return TaskOutput(records=[
-        dict(alpha=t.alpha, sample=s, seed=spec.seed, gue_scale=spec.gue_scale,
-             layer_order=spec.layer_order, method=spec.method, L=t.L, kind="unitary",
-             status="failed", error=f"{type(exc).__name__}: {msg}", blas_threads=spec.threads,
-             host=socket.gethostname(), wall_time=float("nan"))
-        for s in spec.samples
-    ])
+    return TaskOutput(records=[failed_record(spec, s, exc) for s in spec.samples])

@@ -17,8 +17,11 @@ included), so a reader sees either the whole file or none.  Writers never share 
 run id holds host, pid and a random part), so several processes or nodes can fill one run
 directory at once.
 
-Shard format (JSON lines, UTF-8): a header line ``{"mbl_avalanche_shard": 1, ...}``, one record
-per line, and a footer line ``{"end": true, "records": n, "sha256": ...}`` whose hash covers every
+Shard format (JSON lines, UTF-8): a header line ``{"mbl_avalanche_shard": 1, "record_version":
+1, ...}``, one record per line (columns of :mod:`mbl_avalanche.record`: names, dtypes and the key
+columns are validated when a shard is written and when it is read; the runner checks that every
+record is complete; shards written before the record version existed hold version 1), and a
+footer line ``{"end": true, "records": n, "sha256": ...}`` whose hash covers every
 byte before it.  A shard without a valid footer, with a wrong hash or count, or whose arrays file
 is missing or has a wrong hash, is *corrupt*: never read, reported, and its samples are redone.
 Floats are written with ``repr`` (``NaN``/``Infinity`` as Python's ``json`` does), so they read
@@ -46,20 +49,48 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+from .. import record
 from ..errors import InputError
 from .config import IDENTITY_KEYS, RunConfig
+
+__all__ = [
+    "SHARD_FORMAT",
+    "CorruptShard",
+    "Scan",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "drop_volatile",
+    "init_run",
+    "load_arrays",
+    "load_run",
+    "new_run_id",
+    "provenance",
+    "read_run_config",
+    "read_shard",
+    "records_frame",
+    "remove_stale_temporaries",
+    "run_status",
+    "scan",
+    "shard_files",
+    "targets_of",
+    "write_provenance",
+    "write_shard",
+]
 
 SHARD_FORMAT = 1
 SHARD_DIR = "shards"
 CORRUPT_DIR = "corrupt"
-#: Bookkeeping columns added by the runner/store; with ``time_*`` they vary between runs.
-VOLATILE_COLUMNS = ("host", "wall_time", "shard")
-#: Bookkeeping columns placed last in tables.
-BOOKKEEPING_COLUMNS = ("status", "error", "blas_threads", "host", "wall_time", "shard")
+#: Columns that vary between identical computations (host, timings; the record schema says).
+VOLATILE_COLUMNS = record.VOLATILE
+#: Bookkeeping columns of the runner and the store, placed last in tables.
+BOOKKEEPING_COLUMNS = tuple(record.column_names("runner") + record.column_names("store"))
 
 SampleKey = tuple[int, float, int]
 
@@ -270,10 +301,13 @@ def write_shard(outdir: str | Path, task_name: str, run_id: str, L: int, alpha: 
                 records: list[dict[str, Any]],
                 arrays: dict[int, dict[str, np.ndarray]] | None = None) -> Path:
     """Write one finished task's records (and arrays) as a new shard; returns its path."""
+    for r in records:
+        record.validate(r, require="key", where=f"shard {task_name}")
     sdir = Path(outdir) / SHARD_DIR
     stem = f"{task_name}__{run_id}"
     header: dict[str, Any] = {
-        "mbl_avalanche_shard": SHARD_FORMAT, "task": task_name, "run_id": run_id,
+        "mbl_avalanche_shard": SHARD_FORMAT, "record_version": record.RECORD_VERSION,
+        "task": task_name, "run_id": run_id,
         "L": L, "alpha": alpha, "samples": [r["sample"] for r in records],
         "arrays": None, "arrays_sha256": None,
     }
@@ -316,6 +350,12 @@ def read_shard(path: str | Path, check_arrays: bool = True) -> tuple[dict, list[
         raise CorruptShard("not a shard of a known format")
     if len(records) != footer.get("records"):
         raise CorruptShard("record count mismatch")
+    try:
+        records = [record.upgrade(r, header.get("record_version")) for r in records]
+        for r in records:
+            record.validate(r, require="key", where=path.name)
+    except record.SchemaError as exc:
+        raise CorruptShard(f"records do not follow the schema: {exc}") from None
     if check_arrays and header.get("arrays"):
         h5 = path.with_name(header["arrays"])
         if not h5.exists():
@@ -401,17 +441,20 @@ def remove_stale_temporaries(outdir: str | Path, older_than_s: float = 3600.0) -
 # ----------------------------------------------------------------------------- tables
 
 def _column_order(records: Iterable[dict[str, Any]]) -> list[str]:
-    cols: dict[str, None] = {}
+    """Schema order (bookkeeping last), then any column the schema does not know."""
+    present: dict[str, None] = {}
     for r in records:
         for k in r:
-            cols.setdefault(k, None)
-    first = [c for c in ("L", "alpha", "sample") if c in cols]
-    main = [c for c in cols if c not in BOOKKEEPING_COLUMNS and c not in first]
-    return first + main + [c for c in BOOKKEEPING_COLUMNS if c in cols]
+            present.setdefault(k, None)
+    main = [c for c in record.COLUMNS if c in present and c not in BOOKKEEPING_COLUMNS]
+    extra = [c for c in present if c not in record.COLUMNS]
+    return main + extra + [c for c in BOOKKEEPING_COLUMNS if c in present]
 
 
-def records_frame(records: list[dict[str, Any]]):
-    """A DataFrame of records, sorted by ``(L, alpha, sample)``, bookkeeping columns last."""
+def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """A DataFrame of records, sorted by ``(L, alpha, sample)``, in schema order (bookkeeping
+    last), with the schema's dtypes (nullable ``Int64``/``boolean`` where failed samples leave
+    holes)."""
     import pandas as pd
 
     recs = sorted(records, key=lambda r: (int(r["L"]), float(r["alpha"]), int(r["sample"])))
@@ -420,10 +463,12 @@ def records_frame(records: list[dict[str, Any]]):
     for c in df.columns:
         if df[c].dtype == object:  # mixed (e.g. failed rows): missing as None, not NaN
             df[c] = df[c].astype(object).where(df[c].notna(), None)
+    missing = {c: bool(df[c].isna().any()) for c in df.columns}
+    df = df.astype(record.table_dtypes(df.columns, missing))
     return df.reset_index(drop=True)
 
 
-def load_run(outdir: str | Path, failed: bool = True):
+def load_run(outdir: str | Path, failed: bool = True) -> pd.DataFrame:
     """The table of a run directory: one row per finished sample.
 
     Parameters
@@ -453,10 +498,9 @@ def load_run(outdir: str | Path, failed: bool = True):
     return records_frame(recs)
 
 
-def drop_volatile(df):
+def drop_volatile(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` without the columns that differ between identical computations (timings, host)."""
-    cols = [c for c in df.columns if c in VOLATILE_COLUMNS or str(c).startswith("time_")]
-    return df.drop(columns=cols)
+    return df.drop(columns=[c for c in df.columns if record.is_volatile(str(c))])
 
 
 def load_arrays(outdir: str | Path, L: int, alpha: float, sample: int) -> dict[str, np.ndarray]:
@@ -480,7 +524,7 @@ def load_arrays(outdir: str | Path, L: int, alpha: float, sample: int) -> dict[s
 
 # ----------------------------------------------------------------------------- status
 
-def run_status(outdir: str | Path):
+def run_status(outdir: str | Path) -> pd.DataFrame:
     """Progress of a run directory per ``(L, alpha)`` of its targets.
 
     Returns

@@ -36,6 +36,22 @@ from typing import Any
 
 import numpy as np
 
+from .. import record
+
+__all__ = [
+    "FAIL_ENV",
+    "Task",
+    "TaskOutput",
+    "TaskSpec",
+    "auto_chunk",
+    "compute_task",
+    "failed_record",
+    "injected_failures",
+    "plain",
+    "shard_slice",
+    "task_list",
+]
+
 #: Environment variable of the failure-injection test hook (see module docstring).
 FAIL_ENV = "MBL_AVALANCHE_FAIL_SAMPLES"
 
@@ -135,16 +151,36 @@ def plain(x: Any) -> Any:
     return x
 
 
-def compute_task(spec: TaskSpec) -> TaskOutput:
-    """Analyse every sample of ``spec``; a sample that raises gives a ``failed`` record."""
-    from threadpoolctl import threadpool_limits
-
-    from ..analysis import analyze_sample
+def _model(spec: TaskSpec) -> Any:
     from ..models.floquet import FloquetModel
 
     t = spec.task
-    model = FloquetModel(L=t.L, alpha=t.alpha, seed=spec.seed, gue_scale=spec.gue_scale,
-                         layer_order=spec.layer_order)  # type: ignore[arg-type]
+    return FloquetModel(L=t.L, alpha=t.alpha, seed=spec.seed, gue_scale=spec.gue_scale,
+                        layer_order=spec.layer_order)  # type: ignore[arg-type]
+
+
+def failed_record(spec: TaskSpec, sample: int, exc: BaseException,
+                  wall_time: float = float("nan")) -> dict[str, Any]:
+    """The record of a sample whose analysis raised ``exc`` (``status = "failed"``)."""
+    msg = " ".join(str(exc).split()) or repr(exc)
+    rec: dict[str, Any] = dict(_model(spec).record_fields(sample))
+    rec.update(method=spec.method, L=spec.task.L, kind="unitary", status="failed",
+               error=f"{type(exc).__name__}: {msg}", blas_threads=spec.threads,
+               host=socket.gethostname(), wall_time=wall_time)
+    return rec
+
+
+def compute_task(spec: TaskSpec) -> TaskOutput:
+    """Analyse every sample of ``spec``; a sample that raises gives a ``failed`` record.
+
+    Every record is complete and follows the schema (:func:`mbl_avalanche.record.validate`).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from ..analysis import analyze_sample
+
+    t = spec.task
+    model = _model(spec)
     fail = _parse_failures(spec.inject)
     host = socket.gethostname()
     records: list[dict[str, Any]] = []
@@ -160,22 +196,13 @@ def compute_task(spec: TaskSpec) -> TaskOutput:
                     raise RuntimeError(f"injected failure ({FAIL_ENV})")
                 r = analyze_sample(model, s, method=spec.method)
                 rec = {k: plain(v) for k, v in r.scalars().items()}
-                rec["status"] = "ok"
-                rec["error"] = ""
+                rec.update(status="ok", error="", blas_threads=spec.threads, host=host)
                 if arrays is not None:
                     arrays[s] = {"theta": np.asarray(r.theta, dtype=float),
                                  "c": np.asarray(r.c, dtype=float)}
             except Exception as exc:  # recorded, the run goes on
-                msg = " ".join(str(exc).split()) or repr(exc)
-                rec = dict(
-                    alpha=t.alpha, sample=int(s), seed=spec.seed, gue_scale=spec.gue_scale,
-                    layer_order=spec.layer_order, method=spec.method, L=t.L, kind="unitary",
-                    status="failed", error=f"{type(exc).__name__}: {msg}",
-                )
-            rec["blas_threads"] = spec.threads
-            rec["host"] = host
+                rec = failed_record(spec, s, exc)
             rec["wall_time"] = time.perf_counter() - t0
+            record.validate(rec, where=f"sample {s} of task {t.name}")
             records.append(rec)
     return TaskOutput(records=records, arrays=arrays)
-
-

@@ -580,7 +580,7 @@ def fig_gap_ratio(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: in
                 peak = max(peak, float(dens.max()))
                 handles.append(ax.stairs(
                     dens, 10**edges, color=col, lw=1.1,
-                    label=f"L = {L} (n = {r.size}, med. {np.median(r) + 1:.3g})"))
+                    label=f"L = {L} (n = {r.size}, median {np.median(r):.3g})"))
             if handles:
                 legends.append((f"{regime}, α = {_fmt_alpha(a)}", handles))
     ax.axvline(1.0, color=style.REFERENCE_COLOR, ls="--", lw=0.8)

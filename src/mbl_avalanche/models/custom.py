@@ -1,7 +1,8 @@
 """Brought-your-own operators: a user-supplied unitary or Hamiltonian in place of the model.
 
-Matrices are in the computational basis of SPEC section 1 (site 1 the most significant bit, site
-``L`` -- the one the bath couples to -- the least significant), so their size must be ``2**L``.
+Matrices are in the computational basis of the conventions, section 1 (site 1 the most
+significant bit, site ``L`` -- the one the bath couples to -- the least significant), so their
+size must be ``2**L``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+
+__all__ = ["DEFAULT_TOL", "chain_length", "check_hermitian", "check_unitary", "load_matrix"]
 
 #: Default tolerance on ``max|U^dagger U - 1|`` and ``max|H - H^dagger|`` (relative to ``max|H|``).
 DEFAULT_TOL = 1e-10

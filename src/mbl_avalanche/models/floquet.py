@@ -1,4 +1,5 @@
-"""The random-circuit Floquet MBL model (SPEC section 1; Morningstar et al., PRB 105, 174205).
+"""The random-circuit Floquet MBL model (conventions, section 1; Morningstar et al., PRB 105,
+174205).
 
 Conventions
 -----------
@@ -36,12 +37,29 @@ of them, so the same sample index is the same disorder realisation under any kno
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import InputError
+
+__all__ = [
+    "DEFAULT_SEED",
+    "Disorder",
+    "FloquetModel",
+    "LayerOrder",
+    "alpha_key",
+    "apply_two_site_gate",
+    "check_L",
+    "check_alpha",
+    "check_sample",
+    "diagonal_phases",
+    "draw_disorder",
+    "gate_from_hamiltonian",
+    "sample_seed_sequence",
+]
 
 LayerOrder = Literal["odd_first", "even_first"]
 
@@ -206,6 +224,34 @@ class FloquetModel:
         for bond in first + second:
             u = apply_two_site_gate(u, gates[bond - 1], self.L, bond)
         return u
+
+    def circuit(self, sample: int) -> Callable[[np.ndarray], np.ndarray]:
+        """``X -> U_F @ X`` by the gate circuit of sample ``sample`` (``O(L N K)`` for ``N x K``).
+
+        The same gates in the same order as :meth:`unitary`, applied to a block of vectors
+        instead of a dense product with ``U_F`` (used by the fast eigensolver and the
+        certificate).
+        """
+        phases, gates = self.gates(sample)
+        d = diagonal_phases(phases)[:, None]
+        bonds = [b for layer in self.layers() for b in layer]
+        L = self.L
+
+        def apply(x: np.ndarray) -> np.ndarray:
+            y = np.multiply(d, x, order="C")
+            for b in bonds:
+                y = apply_two_site_gate(y, gates[b - 1], L, b)
+            return y
+
+        return apply
+
+    def record_fields(self, sample: int) -> dict[str, Any]:
+        """The identity of sample ``sample`` as record columns (``alpha, sample, seed`` and the
+        convention knobs): what a record needs to rebuild the sample."""
+        return dict(
+            alpha=float(self.alpha), sample=int(sample), seed=int(self.seed),
+            gue_scale=float(self.gue_scale), layer_order=self.layer_order,
+        )
 
 
 def check_L(L: object) -> int:

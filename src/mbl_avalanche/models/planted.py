@@ -21,7 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
+from .._repr import compact_repr
 from ..errors import InputError
+
+__all__ = ["PlantedResonance", "planted_resonance"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class PlantedResonance:
     b: int
     flip_sites: tuple[int, ...]
     epsilon: float
+
+    __repr__ = compact_repr
 
     @property
     def x(self) -> int:

@@ -1,36 +1,36 @@
-"""Eigen-decomposition of the closed system, with its accuracy figures.
+"""The fast verified eigensolver of a unitary: a Hermitian ``eigh``, refined to Schur accuracy.
 
-For a unitary ``U`` the eigenstates satisfy ``U |n> = exp(i theta_n) |n>``; quasienergies
-``theta_n`` are returned in ``(-pi, pi]``, sorted ascending, and the eigenvectors are the columns of
-``V`` in the same order, orthonormal to rounding.  For a Hamiltonian the "quasienergies" are the
-energies ``E_n`` (sorted ascending, not folded).
-
-Why complex Schur (SPEC section 4): a general eigensolver (``zgeev``) returns eigenvectors that are
-not orthogonal inside near-degenerate pairs -- exactly the many-body resonances studied here.  The
-Schur vectors of a (numerically) normal matrix are unitary by construction, and its triangular
-factor is diagonal to rounding, so they are the eigenvectors.
-
-The fast method (``method="fast"``, and ``"auto"`` = fast with a verified fallback to Schur) gets
-the same accuracy from a Hermitian eigensolver; see :func:`diagonalize_unitary_fast`.
+:func:`diagonalize_unitary_fast` diagonalises ``H = (e^{-i phi} U + e^{i phi} U^dagger)/2`` with
+LAPACK ``zheevd``, re-diagonalises near-degenerate clusters by a small Schur, takes one Newton
+step (banded on the CPU) and checks the result a posteriori on random probe vectors; the
+algorithm and its accuracy argument are in that function's docstring.  It gets the accuracy of
+complex Schur (:mod:`~mbl_avalanche.spectrum.schur`) at about a quarter of its cost.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.linalg import lapack
 
-from .backend import Backend, array_module, get_backend
-from .errors import InputError
+from ..backend import Backend, get_backend
+from ..errors import InputError
+from .core import Spectrum, fold_quasienergy, probe_errors
+from .lapack import eigh_destroying
 
-#: Eigensolvers available for unitaries.
-UNITARY_METHODS = ("schur", "fast", "auto")
+__all__ = [
+    "BAND_TOL",
+    "CHECK_TOL",
+    "CLUSTER_TOL",
+    "DEFAULT_PHASE",
+    "REFINEMENTS",
+    "diagonalize_unitary_fast",
+    "rotated_hermitian_part",
+]
 
 #: Rotation phase ``phi`` of the Hermitian matrix ``(e^{-i phi} U + e^{i phi} U^dagger)/2`` of the
 #: fast method: a fixed draw (``numpy.random.default_rng(7).uniform(-pi, pi)``), so runs are
@@ -52,149 +52,6 @@ REFINEMENTS = ("banded", "dense")
 CHECK_TOL = 1e-12
 
 
-@dataclass
-class Spectrum:
-    """Eigenvalues and orthonormal eigenvectors of the closed system.
-
-    Attributes
-    ----------
-    theta : ndarray, shape (N,)
-        Quasienergies in ``(-pi, pi]`` (``periodic=True``) or energies (``periodic=False``),
-        sorted ascending.
-    V : ndarray, shape (N, N), complex128
-        ``V[:, n]`` is eigenstate ``|n>`` in the computational basis (site 1 the most significant
-        bit).
-    periodic : bool
-        True for quasienergies of a unitary (differences are taken modulo ``2 pi``).
-    method : str
-        The eigensolver that produced it (``"fast->schur"``: the fast method failed its check and
-        Schur was used).
-    check : dict
-        The solver's own a-posteriori figures (empty for Schur); see
-        :func:`diagonalize_unitary_fast`.
-    """
-
-    theta: np.ndarray
-    V: np.ndarray
-    periodic: bool
-    method: str
-    check: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def N(self) -> int:
-        """Hilbert-space dimension."""
-        return int(self.theta.shape[0])
-
-    def splitting(self, m: int, n: int) -> float:
-        """``|theta_m - theta_n|`` (folded into ``[0, pi]`` modulo ``2 pi`` if periodic)."""
-        return phase_distance(self.theta[m], self.theta[n]) if self.periodic else abs(
-            float(self.theta[m] - self.theta[n])
-        )
-
-    def level_spacings(self) -> np.ndarray:
-        """Gaps between neighbouring levels (with the wrap-around gap if periodic)."""
-        gaps = np.diff(self.theta)
-        if self.periodic:
-            gaps = np.append(gaps, self.theta[0] + 2 * np.pi - self.theta[-1])
-        return gaps
-
-
-def phase_distance(a: float | np.ndarray, b: float | np.ndarray) -> float | np.ndarray:
-    """Distance between phases on the circle, in ``[0, pi]``."""
-    d = np.abs(np.angle(np.exp(1j * (np.asarray(a) - np.asarray(b)))))
-    return float(d) if np.ndim(d) == 0 else d
-
-
-def fold_quasienergy(theta: np.ndarray) -> np.ndarray:
-    """Map angles into ``(-pi, pi]`` (``-pi`` becomes ``pi``)."""
-    t = np.angle(np.exp(1j * np.asarray(theta, dtype=float)))
-    return np.where(t <= -np.pi, np.pi, t)
-
-
-def diagonalize_unitary(
-    u: np.ndarray | Callable[[], np.ndarray],
-    method: str = "schur",
-    overwrite: bool = False,
-    *,
-    backend: str | Backend = "cpu",
-    apply: Callable[[np.ndarray], np.ndarray] | None = None,
-    phase: float = DEFAULT_PHASE,
-    tol: float = CHECK_TOL,
-) -> Spectrum:
-    """Quasienergies and orthonormal eigenvectors of a unitary.
-
-    Parameters
-    ----------
-    u : ndarray, shape (N, N), or callable
-        The unitary (complex), or a zero-argument callable that returns it (a *source*).  With
-        a source and ``apply`` the fast method drops the unitary as soon as it has formed the
-        Hermitian matrix (one ``N x N`` buffer less while ``eigh`` runs and after), and a
-        fallback to Schur calls the source again.
-    method : {"schur", "fast", "auto"}
-        ``"schur"``: complex Schur decomposition (LAPACK ``zgees``); the eigenvectors are the
-        Schur vectors.  ``"fast"``: :func:`diagonalize_unitary_fast` (Hermitian ``eigh``, cluster
-        Schur, one refinement step), whatever its check says.  ``"auto"``: fast, and if its
-        a-posteriori check fails, Schur; the result's ``method`` is then ``"fast->schur"`` and
-        ``check`` keeps the failed figures.
-    overwrite : bool
-        Allow the Schur solver to destroy ``u`` (saves one ``N x N`` buffer; not used by the fast
-        method, which needs ``u`` for its check and a possible fallback), or, for a source, the
-        array the source returns (then also in a fallback).
-    backend : {"cpu", "gpu"}
-        Where the fast method runs (Schur always runs on the CPU).  The returned arrays are NumPy
-        arrays on the CPU backend and CuPy arrays on the GPU backend.
-    apply : callable, optional
-        ``apply(X) = U @ X`` for an ``N x K`` block (e.g. the gate circuit of the model, much
-        cheaper than a dense product); CPU only, default dense products with ``u``.
-    phase : float
-        Rotation phase of the fast method (see :data:`DEFAULT_PHASE`).
-    tol : float
-        Acceptance threshold of the fast method's check.
-    """
-    if method not in UNITARY_METHODS:
-        raise InputError(f"method={method!r} is not allowed: choose one of {UNITARY_METHODS}")
-    be = get_backend(backend)
-    if method == "schur":
-        return _schur_spectrum(u() if callable(u) else u, be, overwrite)
-    spec = diagonalize_unitary_fast(u, backend=be, apply=apply, phase=phase, tol=tol)
-    if method == "fast" or spec.check["passed"]:
-        return spec
-    check = dict(spec.check)
-    del spec
-    out = _schur_spectrum(u() if callable(u) else u, be, overwrite=overwrite and callable(u))
-    out.method = "fast->schur"
-    out.check = check
-    return out
-
-
-def _schur_spectrum(u: Any, be: Backend, overwrite: bool) -> Spectrum:
-    """Complex Schur on the CPU (arrays moved to and from the device if needed).
-
-    With ``overwrite`` the input is first made Fortran-ordered (releasing a C-ordered original
-    that nobody else holds) and ``zgees`` then works in place: ``T`` and ``Z`` and the sorted
-    ``Z`` are the only ``N x N`` buffers.
-    """
-    a = np.asarray(be.to_host(u) if be.is_gpu else u, dtype=np.complex128)
-    del u
-    if overwrite and not a.flags.f_contiguous:
-        a = np.asfortranarray(a)
-    # an explicit workspace (N + 64 N, above zgees' optimum N + N * blocksize) skips scipy's
-    # workspace query, which would copy ``a`` and allocate a second ``Z``
-    t, z = sla.schur(
-        a, output="complex", lwork=65 * max(a.shape[0], 1), overwrite_a=overwrite,
-        check_finite=False,
-    )
-    del a
-    lam = np.diagonal(t).copy()
-    del t
-    theta = fold_quasienergy(np.angle(lam))
-    order = np.argsort(theta, kind="stable")
-    z = z[:, order]
-    if be.is_gpu:
-        z = be.asarray(z)
-    return Spectrum(theta=theta[order], V=z, periodic=True, method="schur")
-
-
 def _clusters(w: np.ndarray, tol: float) -> list[tuple[int, int]]:
     """Maximal runs ``[a, b)`` (``b - a >= 2``) of sorted ``w`` with neighbour gaps ``< tol``."""
     close = np.diff(w) < tol
@@ -212,7 +69,7 @@ def _clusters(w: np.ndarray, tol: float) -> list[tuple[int, int]]:
     return out
 
 
-def _col_blocks(n: int, width: int):
+def _col_blocks(n: int, width: int) -> Iterator[slice]:
     for j in range(0, n, width):
         yield slice(j, min(n, j + width))
 
@@ -237,7 +94,6 @@ def rotated_hermitian_part(u: Any, phase: float, backend: str | Backend = "cpu")
     Fortran-ordered buffer (no extra ``N x N`` temporary); the upper triangle is undefined.
     """
     be = get_backend(backend)
-    xp = be.xp
     c = 0.5 * np.exp(-1j * phase)
     if be.is_gpu:
         h = u * c
@@ -252,7 +108,6 @@ def rotated_hermitian_part(u: Any, phase: float, backend: str | Backend = "cpu")
         blk = h[j0:, j]
         np.multiply(u[j0:, j], c, out=blk)
         blk += np.conj(c) * u[j, j0:].conj().T
-    del xp
     return h
 
 
@@ -362,48 +217,6 @@ def _skew_inplace(xp: Any, a: Any) -> None:
             a[jj, ii] = -t.conj().T
 
 
-def probe_errors(
-    mul: Callable[[Any], Any] | Any,
-    v: Any,
-    lam: Any,
-    probes: int = 4,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Randomised estimates of ``||U V - V diag(lam)||_F`` and ``||V^dagger V - 1||_F``.
-
-    For complex Gaussian ``x`` with ``E|x_i|^2 = 1``, ``E ||A x||^2 = ||A||_F^2``; the mean over
-    ``probes`` vectors estimates it (relative spread ``~ 1/sqrt(2 probes)``).  The Frobenius
-    norm bounds the largest column norm (the eigen-residual) and the largest entry (the
-    orthonormality error) from above.  Cost ``O(probes N^2)``.
-
-    Parameters
-    ----------
-    mul : callable or array
-        ``X -> U @ X``, or the matrix ``U`` itself.
-    v : array, shape (N, N)
-        Eigenvectors (columns).
-    lam : array, shape (N,)
-        Eigenvalues (``exp(i theta)`` for a unitary, energies for a Hamiltonian).
-    """
-    xp = array_module(v)
-    if not callable(mul):
-        op = mul
-
-        def mul(x: Any) -> Any:
-            return op @ x
-
-    n = v.shape[0]
-    rng = np.random.default_rng(seed)
-    p = (rng.standard_normal((n, probes)) + 1j * rng.standard_normal((n, probes))) / np.sqrt(2)
-    p = xp.asarray(p)
-    vp = v @ p
-    r = mul(vp) - v @ (xp.asarray(lam)[:, None] * p)
-    o = v.conj().T @ vp - p
-    return (
-        float(xp.linalg.norm(r)) / np.sqrt(probes), float(xp.linalg.norm(o)) / np.sqrt(probes)
-    )
-
-
 def diagonalize_unitary_fast(
     u: Any,
     *,
@@ -497,7 +310,7 @@ def diagonalize_unitary_fast(
     if drop_u:  # the circuit does the products; a fallback calls the source again
         del u
     stamp("hermitian")
-    w, v = be.eigh(h)
+    w, v = eigh_destroying(h, be)
     del h
     stamp("eigh")
     w_h = be.to_host(w).astype(float)
@@ -603,60 +416,3 @@ def diagonalize_unitary_fast(
     )
     return Spectrum(theta=theta[order], V=vnew, periodic=True, method="fast", check=check)
 
-
-def eigh_fast(h: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """All eigenpairs of a complex Hermitian matrix by LAPACK ``zheevd`` with a full workspace.
-
-    SPEC section 4: ``numpy.linalg.eigh`` and ``scipy.linalg.eigh(driver="evd")`` pass the minimum
-    workspace and run about 2x slower; ``lwork = N**2 + 66 N`` restores the blocked algorithm.
-    Uses the lower triangle.
-    """
-    a = np.asarray(h)
-    n = a.shape[0]
-    if np.iscomplexobj(a):
-        w, v, info = lapack.zheevd(
-            a, compute_v=1, lower=1, lwork=n * n + 66 * n, lrwork=1 + 5 * n + 2 * n * n,
-            liwork=3 + 5 * n, overwrite_a=int(overwrite),
-        )
-    else:
-        w, v, info = lapack.dsyevd(
-            a, compute_v=1, lower=1, lwork=1 + 6 * n + 2 * n * n, liwork=3 + 5 * n,
-            overwrite_a=int(overwrite),
-        )
-    if info != 0:
-        raise np.linalg.LinAlgError(f"LAPACK ?heevd failed with info={info}")
-    return w, v
-
-
-def diagonalize_hermitian(h: np.ndarray, overwrite: bool = False) -> Spectrum:
-    """Energies (ascending) and orthonormal eigenvectors of a Hermitian matrix."""
-    w, v = eigh_fast(np.asarray(h, dtype=np.complex128), overwrite=overwrite)
-    return Spectrum(theta=np.asarray(w, dtype=float), V=v, periodic=False, method="eigh")
-
-
-# --- accuracy figures -------------------------------------------------------------------------
-
-
-def unitarity_error(u: np.ndarray) -> float:
-    """``max_ij |(U^dagger U - 1)_ij|``."""
-    g = u.conj().T @ u
-    g[np.diag_indices_from(g)] -= 1.0
-    return float(np.max(np.abs(g)))
-
-
-def orthonormality_error(v: np.ndarray) -> float:
-    """``max_ij |(V^dagger V - 1)_ij|``."""
-    return unitarity_error(v)
-
-
-def eigen_residual(op: np.ndarray | Callable[[np.ndarray], np.ndarray], spec: Spectrum) -> float:
-    """``max_n ||op v_n - lambda_n v_n||_2``, ``lambda_n = exp(i theta_n)`` (unitary) or ``E_n``.
-
-    The largest column residual: for a unitary op it bounds the reconstruction error
-    ``||V diag(lambda) V^dagger - op||`` up to the orthonormality error.  ``op`` may be a
-    callable ``X -> op @ X``.
-    """
-    lam = np.exp(1j * spec.theta) if spec.periodic else spec.theta
-    r = op(spec.V) if callable(op) else op @ spec.V
-    r -= spec.V * lam[None, :]
-    return float(np.max(np.linalg.norm(r, axis=0)))
