@@ -724,7 +724,7 @@ def evolve(
     eye_vec = np.eye(n).ravel() / math.sqrt(n)
     if abs(np.vdot(eye_vec, r[:, k0])) > 0.99 * np.linalg.norm(r[:, k0]):
         p[k0] = 0.0
-    recon = float(np.linalg.norm(r @ p - x0) / max(np.linalg.norm(x0), 1e-300))
+    recon = float(np.linalg.norm(r @ p - x0)) / max(float(np.linalg.norm(x0)), 1e-300)
     # observables: <Z_i> = Tr(Z_i V x V^dagger) = sum conj(Zt_i) . vec(x), Zt_i = V^dagger Z_i V
     zt = np.einsum("mi,ki,in->kmn", channel.V.conj().T, zs, channel.V, optimize=True)
     obs = zt.reshape(L, -1).conj() @ r

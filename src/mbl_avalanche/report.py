@@ -397,6 +397,7 @@ def claim_AB_largest(c: _Ctx) -> Claim:
     if cl.verdict != "no data":
         sub = c.mbl()
         L = c.headline_L(sub, "angle_AB")
+        assert L is not None  # the claim has data
         head = sub[sub["L"] == L]
         case = stats.case_of(head)
         parts = []

@@ -148,12 +148,9 @@ def run_blocks(
         :func:`mbl_avalanche.ensemble.run_ensemble`.
     """
     if runner is None:
-        try:
-            from .ensemble import run_ensemble as runner
-        except ImportError as exc:
-            raise InputError(
-                f"the ensemble runner (mbl_avalanche.ensemble) is not available: {exc}"
-            ) from exc
+        from . import ensemble
+
+        runner = ensemble.run_ensemble
     if int(workers) < 1:
         raise InputError(f"workers={workers} is not allowed: it must be >= 1")
     dirs = []

@@ -177,6 +177,7 @@ def _demix_numerical(
                             options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 2000})
         if best is None or res.fun < best.fun:
             best = res
+    assert best is not None  # starts is not empty
     t, p = best.x
     n = np.array([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)])
     return n if n[2] >= 0 else -n
@@ -423,7 +424,9 @@ def four_state_set(
     L = n_dim.bit_length() - 1
 
     def split(m: int, n: int) -> float:
-        return phase_distance(theta[m], theta[n]) if periodic else abs(float(theta[m] - theta[n]))
+        if periodic:
+            return float(phase_distance(theta[m], theta[n]))
+        return abs(float(theta[m] - theta[n]))
 
     mu_p, nu_p = partner(v, mu), partner(v, nu)
     zj = zjump(v, mu, nu)

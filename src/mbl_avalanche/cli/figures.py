@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..figures.paper import FIGURES
 from ..stats import MBL_ALPHA_MIN, THERMAL_ALPHA_MAX, Regimes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def add_table_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,12 +65,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def make(args: argparse.Namespace, df: object, out: Path) -> int:
+def make(args: argparse.Namespace, df: pd.DataFrame, out: Path) -> int:
     """Draw the figures of ``df`` into ``out`` and print what was written; returns #written."""
     from ..figures import make_figures
 
     records = make_figures(
-        df, out, regimes=regimes_from_args(args), fig4_L=args.fig4_L,  # type: ignore[arg-type]
+        df, out, regimes=regimes_from_args(args), fig4_L=args.fig4_L,
         fig4_alpha=args.fig4_alpha, formats=tuple(getattr(args, "format", ("png", "pdf"))),
         only=getattr(args, "only", None),
     )

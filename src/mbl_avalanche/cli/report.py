@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from .figures import add_table_arguments, default_out, regimes_from_args
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def add_bootstrap_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,12 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def make(args: argparse.Namespace, df: object, out: Path, source: str) -> tuple[Path, Path]:
+def make(args: argparse.Namespace, df: pd.DataFrame, out: Path, source: str) -> tuple[Path, Path]:
     """Write the report of ``df`` into ``out``, print its summary table; return the paths."""
     from ..report import write_report
 
     md, js, _ = write_report(
-        df, out, regimes=regimes_from_args(args), n_boot=args.n_boot,  # type: ignore[arg-type]
+        df, out, regimes=regimes_from_args(args), n_boot=args.n_boot,
         level=args.level, seed=args.boot_seed, L=args.fig4_L, alpha=args.fig4_alpha,
         source=source,
     )

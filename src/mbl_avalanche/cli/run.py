@@ -67,6 +67,7 @@ def _term_to_interrupt(signum: int, frame: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = make_config(args.config, **config_overrides(args))
+    shard: tuple[int, int] | None
     if args.shard is not None:
         shard = parse_shard(args.shard)
     elif not cfg.dask_scheduler:

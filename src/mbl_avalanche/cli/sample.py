@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import SampleResult, analyze, analyze_sample
+from ..analysis import Kind, SampleResult, analyze, analyze_sample
 from ..errors import InputError
 from ..models.custom import load_matrix
 from ..models.floquet import DEFAULT_SEED, FloquetModel, check_alpha, check_L
@@ -56,7 +56,7 @@ def sample_from_args(args: argparse.Namespace, **kwargs: Any) -> SampleResult:
         get_backend("gpu")  # one-line InputError if CuPy or the device is missing
     if args.unitary or args.hamiltonian:
         path = args.unitary or args.hamiltonian
-        kind = "unitary" if args.unitary else "hamiltonian"
+        kind: Kind = "unitary" if args.unitary else "hamiltonian"
         m = load_matrix(path, kind)
         if m.ndim == 2 and m.shape[0] == m.shape[1] and m.shape[0] >= 4:
             check_memory(int(m.shape[0]).bit_length() - 1)

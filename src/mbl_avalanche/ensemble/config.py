@@ -141,7 +141,7 @@ def _check_list(name: str, value: object, check: Any) -> tuple:
     if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
         value = [value]
     out: list = []
-    for v in value:  # type: ignore[union-attr]
+    for v in value:
         if isinstance(v, str):
             raise InputError(f"{name}={v!r} is not allowed: give numbers, not strings")
         c = check(v)

@@ -20,8 +20,8 @@ from ..resources import format_bytes, sample_memory_bytes
 def check_shard(shard: object) -> tuple[int, int]:
     """Validate ``(i, n)`` with ``0 <= i < n``."""
     try:
-        i, n = shard  # type: ignore[misc]
-        i, n = int(i), int(n)
+        a, b = shard  # type: ignore[misc]  # any pair of integer-likes
+        i, n = int(a), int(b)  # type: ignore[has-type]
     except (TypeError, ValueError):
         raise InputError(f"shard={shard!r} is not allowed: give I/N with 0 <= I < N") from None
     if n < 1 or not 0 <= i < n:

@@ -200,8 +200,8 @@ def fig2_R(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 36)
     for i, (title, handles) in enumerate(legends):
         leg = ax.legend(handles=handles, title=title, loc="upper left",
                         bbox_to_anchor=(0.01 + 0.34 * i, 1.0), fontsize=5.6,
-                        title_fontsize=6.0, handlelength=1.3, labelspacing=0.15)
-        leg._legend_box.align = "left"
+                        title_fontsize=6.0, handlelength=1.3, labelspacing=0.15,
+                        alignment="left")
         if i < len(legends) - 1:
             ax.add_artist(leg)
     return fig
@@ -319,9 +319,9 @@ def _angle_panel(ax: Any, sub: pd.DataFrame, title: str) -> str:
     ax.set_title(f"{title} (n = {len(sub)}): AB angle largest in {100 * frac:.0f}%",
                  fontsize=7.5)
     handles, labels = ax.get_legend_handles_labels()
-    order = [labels.index(style.PAIR_LABEL[p]) for p in style.PAIR_STYLE
+    legend_order = [labels.index(style.PAIR_LABEL[p]) for p in style.PAIR_STYLE
              if style.PAIR_LABEL[p] in labels]
-    ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="lower left", ncol=4,
+    ax.legend([handles[i] for i in legend_order], [labels[i] for i in legend_order], loc="lower left", ncol=4,
               fontsize=6, handlelength=0.8, columnspacing=0.8, handletextpad=0.3)
     return f"{n_floor} angles <= 0 drawn at the floor" if n_floor else ""
 
@@ -464,6 +464,7 @@ def fig_zjump(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
     for ax, reg in zip(axs, regs, strict=True):
         s = df[df["regime"] == reg]
         a = stats.primary_alpha(df, reg)
+        assert a is not None  # regs holds only regimes with data
         s = s[np.isclose(s["alpha"], a)]
         groups = stats.group_values(s, "zjump_mu_nu")
         colors = style.regime_colors(reg, len(groups))

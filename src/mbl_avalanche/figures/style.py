@@ -17,8 +17,11 @@ import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from typing import Any
+
 import matplotlib as mpl
 import numpy as np
+from cycler import cycler
 from matplotlib.figure import Figure
 
 #: Width of one PRL column, inches.
@@ -27,7 +30,7 @@ COLUMN_WIDTH = 3.4
 PAGE_WIDTH = 7.0
 
 #: matplotlib rc settings of the style (applied only inside :func:`style_context`).
-RC: dict[str, object] = {
+RC: dict[str, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
     "mathtext.fontset": "dejavusans",
@@ -65,7 +68,7 @@ RC: dict[str, object] = {
     "savefig.bbox": "tight",
     "savefig.pad_inches": 0.03,
     "pdf.fonttype": 42,
-    "axes.prop_cycle": mpl.cycler(
+    "axes.prop_cycle": cycler(
         color=["#1f4e9c", "#b2182b", "#4d9221", "#7b3294", "#e08214", "#333333"]
     ),
 }
@@ -86,16 +89,16 @@ PAIR_LABEL = {"AB": "AB", "ApB": "A'B", "ABp": "AB'", "ApBp": "A'B'"}
 @contextlib.contextmanager
 def style_context() -> Iterator[None]:
     """Apply :data:`RC` for the duration of a ``with`` block (global settings are restored)."""
-    with mpl.rc_context(RC):
+    with mpl.rc_context(RC):  # type: ignore[arg-type]  # RC keys are rcParams names
         yield
 
 
-def new_figure(width: float = COLUMN_WIDTH, height: float = 2.5, **kwargs: object) -> Figure:
+def new_figure(width: float = COLUMN_WIDTH, height: float = 2.5, **kwargs: Any) -> Figure:
     """A new :class:`~matplotlib.figure.Figure` (no pyplot) of ``width x height`` inches."""
     return Figure(figsize=(width, height), **kwargs)
 
 
-def regime_colors(regime: str, n: int) -> list[tuple[float, float, float, float]]:
+def regime_colors(regime: str, n: int) -> list[tuple[float, ...]]:
     """``n`` colours for increasing ``L``: blues for MBL, dark red to yellow for thermal.
 
     For the thermal regime the largest ``L`` is the lightest (yellow), as in the paper; for MBL
@@ -113,7 +116,7 @@ def regime_colors(regime: str, n: int) -> list[tuple[float, float, float, float]
     return [tuple(float(v) for v in cmap(t)) for t in ts]
 
 
-def sequential_colors(n: int, name: str = "viridis") -> list[tuple[float, float, float, float]]:
+def sequential_colors(n: int, name: str = "viridis") -> list[tuple[float, ...]]:
     """``n`` colours of a sequential colormap, avoiding its palest end."""
     cmap = mpl.colormaps[name]
     ts = np.linspace(0.0, 0.85, n) if n > 1 else np.array([0.3])

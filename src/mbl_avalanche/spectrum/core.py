@@ -73,9 +73,9 @@ class Spectrum:
 
     def splitting(self, m: int, n: int) -> float:
         """``|theta_m - theta_n|`` (folded into ``[0, pi]`` modulo ``2 pi`` if periodic)."""
-        return phase_distance(self.theta[m], self.theta[n]) if self.periodic else abs(
-            float(self.theta[m] - self.theta[n])
-        )
+        if self.periodic:
+            return float(phase_distance(self.theta[m], self.theta[n]))
+        return abs(float(self.theta[m] - self.theta[n]))
 
     def record_fields(self) -> dict[str, Any]:
         """The solver's record columns: ``method`` and the fast solver's own figures

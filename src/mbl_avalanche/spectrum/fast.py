@@ -111,7 +111,9 @@ def rotated_hermitian_part(u: Any, phase: float, backend: str | Backend = "cpu")
     return h
 
 
-def _band_windows(w: np.ndarray, band_tol: float, width: int):
+def _band_windows(
+    w: np.ndarray, band_tol: float, width: int
+) -> Iterator[tuple[int, int, int, int]]:
     """Column blocks ``[s0, s1)`` of ascending ``w`` with their row windows ``[lo, hi)``.
 
     The window holds every index ``m`` with ``|w_m - w_n| < band_tol`` for some ``n`` in the
@@ -294,6 +296,7 @@ def diagonalize_unitary_fast(
     u = be.asarray(source() if source is not None else u, dtype=np.complex128)
     n = int(u.shape[0])
     drop_u = source is not None and apply is not None and not be.is_gpu
+    mul: Callable[[Any], Any]
     if be.is_gpu or apply is None:
         def mul(x: Any) -> Any:
             return u @ x
