@@ -36,25 +36,37 @@ def main() -> None:
             cert = s.certificate.ok and f.certificate.ok
             fs, ss = f.resonance.scalars(), s.resonance.scalars()
             sets.append(all(fs[key] == ss[key] for key in ("A", "B", "Ap", "Bp", "case")))
-            rows.append((
-                cert, f.meta["method"], abs(f.Gamma - s.Gamma) / s.Gamma,
-                abs(s2.Gamma - s.Gamma) / s.Gamma, abs(f.R - s.R) / abs(s.R),
-                (f.mu, f.nu) == (s.mu, s.nu), f.certificate.orthonormality_error,
-                f.certificate.eigen_residual, s.certificate.orthonormality_error,
-                s.certificate.eigen_residual, float(np.max(sp.phase_distance(f.theta, s.theta))),
-            ))
+            rows.append(
+                (
+                    cert,
+                    f.meta["method"],
+                    abs(f.Gamma - s.Gamma) / s.Gamma,
+                    abs(s2.Gamma - s.Gamma) / s.Gamma,
+                    abs(f.R - s.R) / abs(s.R),
+                    (f.mu, f.nu) == (s.mu, s.nu),
+                    f.certificate.orthonormality_error,
+                    f.certificate.eigen_residual,
+                    s.certificate.orthonormality_error,
+                    s.certificate.eigen_residual,
+                    float(np.max(sp.phase_distance(f.theta, s.theta))),
+                )
+            )
     a = np.array([r[2:5] + r[6:] for r in rows], dtype=float)
     cert = np.array([r[0] for r in rows])
     same = np.array([r[5] for r in rows])
     methods = [r[1] for r in rows]
     c = cert
-    print(f"L = {args.L}, alpha = {args.alpha:g}, {len(rows)} samples, {c.sum()} certified "
-          f"(no flag on either path); fast method used: {methods.count('fast')}, "
-          f"fallbacks: {methods.count('fast->schur')}")
+    print(
+        f"L = {args.L}, alpha = {args.alpha:g}, {len(rows)} samples, {c.sum()} certified "
+        f"(no flag on either path); fast method used: {methods.count('fast')}, "
+        f"fallbacks: {methods.count('fast->schur')}"
+    )
     print(f"(mu, nu) equal: {same[c].sum()}/{c.sum()} certified, {same.sum()}/{len(rows)} all")
     sets = np.array(sets)
-    print(f"four-state set (A, B, A', B', case) equal: {sets[c].sum()}/{c.sum()} certified, "
-          f"{sets.sum()}/{len(rows)} all")
+    print(
+        f"four-state set (A, B, A', B', case) equal: {sets[c].sum()}/{c.sum()} certified, "
+        f"{sets.sum()}/{len(rows)} all"
+    )
 
     def q(x: np.ndarray) -> str:
         return " ".join(f"{v:8.1e}" for v in np.quantile(x, [0.5, 0.9, 0.99, 1.0]))
@@ -69,8 +81,10 @@ def main() -> None:
     print(f"{'residual fast (exact, all)':40s} {q(a[:, 4])}")
     print(f"{'orthonormality schur (exact, all)':40s} {q(a[:, 5])}")
     print(f"{'residual schur (exact, all)':40s} {q(a[:, 6])}")
-    print(f"Gamma within 1e-8 relative: fast {np.mean(a[c, 0] <= 1e-8):.1%}, "
-          f"schur(e^ia U) {np.mean(a[c, 1] <= 1e-8):.1%} of certified samples")
+    print(
+        f"Gamma within 1e-8 relative: fast {np.mean(a[c, 0] <= 1e-8):.1%}, "
+        f"schur(e^ia U) {np.mean(a[c, 1] <= 1e-8):.1%} of certified samples"
+    )
 
 
 if __name__ == "__main__":

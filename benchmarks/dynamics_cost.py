@@ -34,8 +34,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
     print(f"gamma={args.gamma:g} alpha={args.alpha:g} threads={args.threads}")
-    print(f"{'L':>2} {'4^L':>6} {'step s':>9} {'krylov s':>9} {'dense s':>9} "
-          f"{'dense/krylov':>12} {'krylov/step':>11} {'max|dlambda|':>12}")
+    print(
+        f"{'L':>2} {'4^L':>6} {'step s':>9} {'krylov s':>9} {'dense s':>9} "
+        f"{'dense/krylov':>12} {'krylov/step':>11} {'max|dlambda|':>12}"
+    )
     with threadpool_limits(limits=args.threads):
         for L in range(3, args.max_L + 1):
             u = FloquetModel(L=L, alpha=args.alpha).unitary(0)
@@ -58,8 +60,10 @@ def main() -> None:
                 err_s = f"{err:12.1e}"
             else:
                 dense_s, ratio, err_s = f"{'-':>9}", f"{'-':>12}", f"{'-':>12}"
-            print(f"{L:2d} {4**L:6d} {t_step:9.2e} {t_kry:9.3f} {dense_s} {ratio} "
-                  f"{t_kry / t_step:11.0f} {err_s}")
+            print(
+                f"{L:2d} {4**L:6d} {t_step:9.2e} {t_kry:9.3f} {dense_s} {ratio} "
+                f"{t_kry / t_step:11.0f} {err_s}"
+            )
 
 
 if __name__ == "__main__":

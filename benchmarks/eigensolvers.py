@@ -48,8 +48,14 @@ def solvers(L: int, repeat: int) -> None:
     rows.append(("eigh evr (H)", t_evr, ortho, hres))
     del vr
     t_evd, (w, vd) = best_of(lambda h=h: sp.eigh_fast(h), repeat)
-    rows.append(("eigh_fast zheevd (H)", t_evd, sp.orthonormality_error(vd),
-                 float(np.max(np.linalg.norm(h @ vd - vd * w, axis=0)))))
+    rows.append(
+        (
+            "eigh_fast zheevd (H)",
+            t_evd,
+            sp.orthonormality_error(vd),
+            float(np.max(np.linalg.norm(h @ vd - vd * w, axis=0))),
+        )
+    )
     del vd, h
     t, s = best_of(lambda: sp.diagonalize_unitary(u, "schur"), repeat)
     rows.append(("schur (U)", t, *accuracy(u, s)))
@@ -62,8 +68,10 @@ def solvers(L: int, repeat: int) -> None:
     stages = f.check.get("times", {})
     del f
     print(f"\nN = {n} (L = {L}): one product {t_prod:.3f} s, eigh(evr) {t_evr:.3f} s")
-    print(f"  {'method':34s} {'time s':>8s} {'/evr':>6s} {'/prod':>6s} {'orthonorm':>10s} "
-          f"{'residual':>10s}")
+    print(
+        f"  {'method':34s} {'time s':>8s} {'/evr':>6s} {'/prod':>6s} {'orthonorm':>10s} "
+        f"{'residual':>10s}"
+    )
     for name, t, o, r in rows:
         print(f"  {name:34s} {t:8.3f} {t / t_evr:6.2f} {t / t_prod:6.2f} {o:10.1e} {r:10.1e}")
     if stages:
@@ -90,11 +98,14 @@ def pipeline(L: int, repeat: int) -> None:
     for name, (t, r) in res.items():
         tm = ", ".join(f"{k} {v:.2f}" for k, v in r.timings.items())
         print(f"  {name:6s} -> {r.meta['method']:11s} {t:8.2f} s = {t / t_evr:5.2f} x evr   [{tm}]")
-    print(f"  eigh(evr) {t_evr:.2f} s;  schur / auto = {ts / tf:.2f};  "
-          f"auto / evr = {tf / t_evr:.2f}")
-    print(f"  Gamma schur {rs.Gamma:.10e}  auto {rf.Gamma:.10e}  rel diff "
-          f"{abs(rf.Gamma - rs.Gamma) / rs.Gamma:.1e};  R {rs.R:.8f} vs {rf.R:.8f};  "
-          f"(mu,nu) {(rs.mu, rs.nu)} vs {(rf.mu, rf.nu)}")
+    print(
+        f"  eigh(evr) {t_evr:.2f} s;  schur / auto = {ts / tf:.2f};  auto / evr = {tf / t_evr:.2f}"
+    )
+    print(
+        f"  Gamma schur {rs.Gamma:.10e}  auto {rf.Gamma:.10e}  rel diff "
+        f"{abs(rf.Gamma - rs.Gamma) / rs.Gamma:.1e};  R {rs.R:.8f} vs {rf.R:.8f};  "
+        f"(mu,nu) {(rs.mu, rs.nu)} vs {(rf.mu, rf.nu)}"
+    )
 
 
 def main() -> None:

@@ -29,19 +29,31 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    print(f"L={args.L} alpha={args.alpha} samples={args.samples} chunk={args.chunk} "
-          f"cores={cpu_count()}")
+    print(
+        f"L={args.L} alpha={args.alpha} samples={args.samples} chunk={args.chunk} "
+        f"cores={cpu_count()}"
+    )
     rates: dict[int, list[float]] = {w: [] for w in args.workers}
     for rnd in range(args.repeat):
         for w in args.workers:
             with tempfile.TemporaryDirectory() as d:
-                s = run_ensemble(d, L=[args.L], alpha=[args.alpha], samples=args.samples,
-                                 chunk=args.chunk, workers=w, threads=1, progress=False)
+                s = run_ensemble(
+                    d,
+                    L=[args.L],
+                    alpha=[args.alpha],
+                    samples=args.samples,
+                    chunk=args.chunk,
+                    workers=w,
+                    threads=1,
+                    progress=False,
+                )
                 n = len(load_run(d))
             assert n == args.samples and s.computed_ok == n
             rates[w].append(n / s.elapsed * 60)
-            print(f"round {rnd + 1} workers={w} ({s.executor}, {s.workers} process(es)): "
-                  f"{n} samples in {s.elapsed:.2f} s = {rates[w][-1]:.1f} samples/min")
+            print(
+                f"round {rnd + 1} workers={w} ({s.executor}, {s.workers} process(es)): "
+                f"{n} samples in {s.elapsed:.2f} s = {rates[w][-1]:.1f} samples/min"
+            )
     med = {w: statistics.median(r) for w, r in rates.items()}
     for w in args.workers:
         print(f"workers={w}: median {med[w]:.1f} samples/min")

@@ -44,8 +44,10 @@ def device_info() -> str:
 
 def agreement(Ls: list[int], samples: int) -> bool:
     print("\n== CPU vs GPU agreement (alpha = 30, method auto) ==")
-    print(f"{'L':>3} {'smp':>4} {'gpu method':>12} {'|dtheta|':>9} {'dGamma/G':>9} "
-          f"{'(mu,nu) eq':>10} {'dR/R':>9} {'orth(gpu)':>9} {'res(gpu)':>9} {'ok':>3}")
+    print(
+        f"{'L':>3} {'smp':>4} {'gpu method':>12} {'|dtheta|':>9} {'dGamma/G':>9} "
+        f"{'(mu,nu) eq':>10} {'dR/R':>9} {'orth(gpu)':>9} {'res(gpu)':>9} {'ok':>3}"
+    )
     all_ok = True
     for L in Ls:
         model = FloquetModel(L=L, alpha=30.0)
@@ -57,13 +59,18 @@ def agreement(Ls: list[int], samples: int) -> bool:
             dr = abs(g.R - c.R) / abs(c.R)
             same = (g.mu, g.nu) == (c.mu, c.nu)
             gc = g.certificate
-            ok = (dth <= 1e-12 and gc.orthonormality_error <= 1e-12
-                  and gc.eigen_residual <= 1e-12
-                  and (not (c.certificate.ok and gc.ok) or (same and dg <= 1e-5)))
+            ok = (
+                dth <= 1e-12
+                and gc.orthonormality_error <= 1e-12
+                and gc.eigen_residual <= 1e-12
+                and (not (c.certificate.ok and gc.ok) or (same and dg <= 1e-5))
+            )
             all_ok &= ok
-            print(f"{L:>3} {k:>4} {g.meta['method']:>12} {dth:9.1e} {dg:9.1e} {same!s:>10} "
-                  f"{dr:9.1e} {gc.orthonormality_error:9.1e} {gc.eigen_residual:9.1e} "
-                  f"{'yes' if ok else 'NO':>3}")
+            print(
+                f"{L:>3} {k:>4} {g.meta['method']:>12} {dth:9.1e} {dg:9.1e} {same!s:>10} "
+                f"{dr:9.1e} {gc.orthonormality_error:9.1e} {gc.eigen_residual:9.1e} "
+                f"{'yes' if ok else 'NO':>3}"
+            )
     print("agreement:", "PASS" if all_ok else "FAIL")
     return all_ok
 
@@ -79,8 +86,10 @@ def timed(model: FloquetModel, sample: int, backend: str, method: str) -> tuple[
 
 def timings(Ls: list[int], cpu_Ls: list[int]) -> None:
     print("\n== per-sample time (alpha = 30, sample 0; seconds) ==")
-    print(f"{'L':>3} {'backend':>7} {'method':>11} {'total':>8} {'build':>7} {'diag':>8} "
-          f"{'rates':>7} {'slow':>7} {'rest':>7} {'orth':>8} {'resid':>8} {'Gamma':>10}")
+    print(
+        f"{'L':>3} {'backend':>7} {'method':>11} {'total':>8} {'build':>7} {'diag':>8} "
+        f"{'rates':>7} {'slow':>7} {'rest':>7} {'orth':>8} {'resid':>8} {'Gamma':>10}"
+    )
     warm = FloquetModel(L=9, alpha=30.0)
     timed(warm, 0, "gpu", "fast")  # CUDA context, cuSOLVER/cuBLAS handles
     for L in Ls:
@@ -91,10 +100,13 @@ def timings(Ls: list[int], cpu_Ls: list[int]) -> None:
         for backend, method in runs:
             t, r = timed(model, 0, backend, method)
             tm = r.timings
-            print(f"{L:>3} {backend:>7} {r.meta['method']:>11} {t:8.2f} {tm['build']:7.2f} "
-                  f"{tm['diagonalise']:8.2f} {tm['rates']:7.2f} {tm['slowest_mode']:7.2f} "
-                  f"{tm['rest']:7.2f} {r.certificate.orthonormality_error:8.1e} "
-                  f"{r.certificate.eigen_residual:8.1e} {r.Gamma:10.3e}", flush=True)
+            print(
+                f"{L:>3} {backend:>7} {r.meta['method']:>11} {t:8.2f} {tm['build']:7.2f} "
+                f"{tm['diagonalise']:8.2f} {tm['rates']:7.2f} {tm['slowest_mode']:7.2f} "
+                f"{tm['rest']:7.2f} {r.certificate.orthonormality_error:8.1e} "
+                f"{r.certificate.eigen_residual:8.1e} {r.Gamma:10.3e}",
+                flush=True,
+            )
             del r
             get_backend("gpu").free()
 

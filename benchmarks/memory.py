@@ -41,22 +41,40 @@ def main() -> None:
     p.add_argument("--L", type=int, nargs="*", default=[10, 11, 12])
     p.add_argument("--method", default="auto")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--traced", action="store_true",
-                   help="also the peak of live NumPy arrays (tracemalloc), in matrices")
+    p.add_argument(
+        "--traced",
+        action="store_true",
+        help="also the peak of live NumPy arrays (tracemalloc), in matrices",
+    )
     args = p.parse_args()
-    print(f"{'L':>3} {'method':>12} {'matrix':>9} {'base RSS':>9} {'peak RSS':>9} "
-          f"{'(peak-base)/matrix':>18} {'arrays/matrix':>13} {'time s':>8}")
+    print(
+        f"{'L':>3} {'method':>12} {'matrix':>9} {'base RSS':>9} {'peak RSS':>9} "
+        f"{'(peak-base)/matrix':>18} {'arrays/matrix':>13} {'time s':>8}"
+    )
     for L in args.L:
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(L), args.method, str(args.threads),
-             str(int(args.traced))],
-            capture_output=True, text=True, env=dict(os.environ), check=True,
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(L),
+                args.method,
+                str(args.threads),
+                str(int(args.traced)),
+            ],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            check=True,
         )
         d = json.loads(out.stdout.strip().splitlines()[-1])
         mat = 16 * 4**L
-        print(f"{L:>3} {d['method']:>12} {mat / 2**20:7.0f}Mi {d['base'] / 2**20:7.0f}Mi "
-              f"{d['peak'] / 2**20:7.0f}Mi {(d['peak'] - d['base']) / mat:18.2f} "
-              f"{d['arrays'] / mat:13.2f} {d['seconds']:8.1f}", flush=True)
+        print(
+            f"{L:>3} {d['method']:>12} {mat / 2**20:7.0f}Mi {d['base'] / 2**20:7.0f}Mi "
+            f"{d['peak'] / 2**20:7.0f}Mi {(d['peak'] - d['base']) / mat:18.2f} "
+            f"{d['arrays'] / mat:13.2f} {d['seconds']:8.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

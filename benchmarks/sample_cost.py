@@ -28,13 +28,17 @@ def main() -> None:
     ap.add_argument("--method", default="auto", help="unitary eigensolver: auto, fast or schur")
     args = ap.parse_args()
     with threadpool_limits(limits=args.threads):
-        blas = [f"{i['internal_api']} {i.get('version')} x{i['num_threads']}" for i in
-                threadpool_info()]
+        blas = [
+            f"{i['internal_api']} {i.get('version')} x{i['num_threads']}" for i in threadpool_info()
+        ]
         print(f"# BLAS: {'; '.join(blas)}")
         print(f"# method {args.method}; rest = certificate + top pair + resonance analysis")
         print("# seconds (ratio to one complex NxN matmul timed in the same run)")
-        print(f"{'L':>3} {'N':>6} {'matmul':>8} " + " ".join(f"{p:>20}" for p in PARTS)
-              + f" {'total':>20}")
+        print(
+            f"{'L':>3} {'N':>6} {'matmul':>8} "
+            + " ".join(f"{p:>20}" for p in PARTS)
+            + f" {'total':>20}"
+        )
         # warm-up (imports, BLAS buffers) so the first row is not inflated
         analyze_sample(FloquetModel(L=args.min_L, alpha=args.alpha), 0, method=args.method)
         for L in range(args.min_L, args.max_L + 1):

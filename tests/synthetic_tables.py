@@ -33,8 +33,14 @@ Z_FRACTION = 0.3
 
 
 def synthetic_table(
-    seed: int = 1, n: int = 400, Ls: tuple[int, ...] = (6, 7, 8, 9, 10), n_R_over: int = 12,
-    n_zmid: int = 20, n_ab_not_largest: int = 40, n_flag: int = 20, n_broken: int = 3,
+    seed: int = 1,
+    n: int = 400,
+    Ls: tuple[int, ...] = (6, 7, 8, 9, 10),
+    n_R_over: int = 12,
+    n_zmid: int = 20,
+    n_ab_not_largest: int = 40,
+    n_flag: int = 20,
+    n_broken: int = 3,
 ) -> tuple[pd.DataFrame, dict]:
     """The table and the known answers (see the module docstring)."""
     rng = np.random.default_rng(seed)
@@ -42,8 +48,9 @@ def synthetic_table(
     for alpha in (30.0, 1.0):
         for L in Ls:
             mbl = alpha > 10
-            ln_gamma = (-2.0 + SLOPE * L + rng.normal(0, 1.0, n) if mbl
-                        else -0.2 + rng.normal(0, 0.1, n))
+            ln_gamma = (
+                -2.0 + SLOPE * L + rng.normal(0, 1.0, n) if mbl else -0.2 + rng.normal(0, 0.1, n)
+            )
             gamma = np.exp(ln_gamma)
             if mbl:
                 r = rng.uniform(0.01, 0.5, n)
@@ -60,38 +67,66 @@ def synthetic_table(
             others[bad, 2] = np.minimum(2 * ang_ab[bad], math.pi / 2)
             m = round(0.8 * L)
             other_sites = [s for s in range(1, L + 1) if s != m]
-            x = np.array([m if i < n // 2 else other_sites[i % len(other_sites)]
-                          for i in range(n)], dtype=float)
+            x = np.array(
+                [m if i < n // 2 else other_sites[i % len(other_sites)] for i in range(n)],
+                dtype=float,
+            )
             rng.shuffle(x)
             flag = np.zeros(n, bool)
             flag[rng.choice(n, n_flag, replace=False)] = True
             for i in range(n):
-                rows.append({
-                    "L": L, "kind": "unitary", "alpha": alpha, "sample": i, "seed": 1,
-                    "Gamma": gamma[i], "Gamma2": gamma[i] * (1 + 10 ** rng.uniform(-1, 4)),
-                    "R": r[i], "case": case[i], "zjump_mu_nu": z[i],
-                    "ratio_SABp_SApB": rng.lognormal(math.log(MED_RATIO), 0.3),
-                    "ratio_SAB_SABp": rng.lognormal(math.log(2.0), 0.2) if case[i] == "Z"
-                    else np.nan,
-                    "ratio_SAB_SApB": rng.lognormal(math.log(2.0), 0.2) if case[i] == "Z"
-                    else np.nan,
-                    "zjump_AB": (1 - rng.uniform(0, 0.03)) if case[i] == "Z"
-                    else rng.uniform(0, 1),
-                    "zjump_ABp": rng.uniform(0, 0.03), "zjump_ApB": rng.uniform(0, 0.03),
-                    "angle_AB": ang_ab[i], "angle_ApB": others[i, 0],
-                    "angle_ABp": others[i, 1], "angle_ApBp": others[i, 2],
-                    "x": x[i], "x_over_L": x[i] / L,
-                    "cert_flags": "gamma_below_precision" if flag[i] else "",
-                    "cert_gamma_below_precision": bool(flag[i]),
-                    "cert_degenerate_slow_mode": False,
-                })
+                rows.append(
+                    {
+                        "L": L,
+                        "kind": "unitary",
+                        "alpha": alpha,
+                        "sample": i,
+                        "seed": 1,
+                        "Gamma": gamma[i],
+                        "Gamma2": gamma[i] * (1 + 10 ** rng.uniform(-1, 4)),
+                        "R": r[i],
+                        "case": case[i],
+                        "zjump_mu_nu": z[i],
+                        "ratio_SABp_SApB": rng.lognormal(math.log(MED_RATIO), 0.3),
+                        "ratio_SAB_SABp": rng.lognormal(math.log(2.0), 0.2)
+                        if case[i] == "Z"
+                        else np.nan,
+                        "ratio_SAB_SApB": rng.lognormal(math.log(2.0), 0.2)
+                        if case[i] == "Z"
+                        else np.nan,
+                        "zjump_AB": (1 - rng.uniform(0, 0.03))
+                        if case[i] == "Z"
+                        else rng.uniform(0, 1),
+                        "zjump_ABp": rng.uniform(0, 0.03),
+                        "zjump_ApB": rng.uniform(0, 0.03),
+                        "angle_AB": ang_ab[i],
+                        "angle_ApB": others[i, 0],
+                        "angle_ABp": others[i, 1],
+                        "angle_ApBp": others[i, 2],
+                        "x": x[i],
+                        "x_over_L": x[i] / L,
+                        "cert_flags": "gamma_below_precision" if flag[i] else "",
+                        "cert_gamma_below_precision": bool(flag[i]),
+                        "cert_degenerate_slow_mode": False,
+                    }
+                )
             for i in range(n_broken):
-                rows.append({
-                    "L": L, "kind": "unitary", "alpha": alpha, "sample": n + i, "seed": 1,
-                    "Gamma": 0.0, "Gamma2": 0.0, "R": np.nan, "case": None,
-                    "cert_flags": "degenerate_slow_mode", "cert_gamma_below_precision": False,
-                    "cert_degenerate_slow_mode": True,
-                })
+                rows.append(
+                    {
+                        "L": L,
+                        "kind": "unitary",
+                        "alpha": alpha,
+                        "sample": n + i,
+                        "seed": 1,
+                        "Gamma": 0.0,
+                        "Gamma2": 0.0,
+                        "R": np.nan,
+                        "case": None,
+                        "cert_flags": "degenerate_slow_mode",
+                        "cert_gamma_below_precision": False,
+                        "cert_degenerate_slow_mode": True,
+                    }
+                )
     df = pd.DataFrame(rows)
     n_groups = 2 * len(Ls)
     truth = {

@@ -70,7 +70,7 @@ def test_slowest_mode_normalisation_and_eq5(L, alpha):
         assert abs(r.Gamma - r.Gamma_eig) <= 1e-10 * r.Gamma
     assert r.Gamma2 >= r.Gamma * (1 - 1e-9)
     # top pair and R
-    (m, k, dmax), = top_contributions(r.S, r.c, 1)
+    ((m, k, dmax),) = top_contributions(r.S, r.c, 1)
     assert (m, k) == (r.mu, r.nu) and m < k
     assert np.isclose(dmax, np.triu(d, 1).max(), rtol=1e-14)
     assert np.isclose(r.R, dmax / (n * r.Gamma))
@@ -226,7 +226,8 @@ def test_laplacian_form_against_a_pairwise_sum():
     for a, b in itertools.product(range(k), repeat=2):
         ref[a, b] = math.fsum(
             s[m, j] * (x[m, a] - x[j, a]) * (x[m, b] - x[j, b])
-            for m in range(n) for j in range(m + 1, n)
+            for m in range(n)
+            for j in range(m + 1, n)
         )
     got = laplacian_form(s, x)
     assert np.allclose(got, got.T, rtol=0, atol=1e-14 * np.max(np.abs(ref)))

@@ -75,12 +75,14 @@ def test_bad_matrix_files(tmp_path, capsys):
 def test_console_entry_point_exit_code():
     p = subprocess.run(
         [sys.executable, "-m", "mbl_avalanche", "sample", "--L", "3", "--alpha", "nan"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert p.returncode == 2
     assert p.stderr.count("\n") == 1 and "alpha" in p.stderr
     p = subprocess.run(
-        [sys.executable, "-m", "mbl_avalanche", "sample", "--L", "x"], capture_output=True,
+        [sys.executable, "-m", "mbl_avalanche", "sample", "--L", "x"],
+        capture_output=True,
         text=True,
     )
     assert p.returncode == 2 and "Traceback" not in p.stderr

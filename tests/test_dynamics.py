@@ -277,9 +277,11 @@ def test_qutip_superoperator_has_the_same_eigenvalues(L, gamma):
     dims = [[2] * L, [2] * L]
     uq = qutip.Qobj(u, dims=dims)
     ident = qutip.qeye([2] * L)
-    jumps = [qutip.tensor([qutip.qeye(2)] * (L - 1) + [p]) for p in
-             (qutip.sigmax(), qutip.sigmay(), qutip.sigmaz())]
-    bath = (qutip.sprepost(ident, ident) + gamma * sum(qutip.sprepost(e, e.dag()) for e in jumps))
+    jumps = [
+        qutip.tensor([qutip.qeye(2)] * (L - 1) + [p])
+        for p in (qutip.sigmax(), qutip.sigmay(), qutip.sigmaz())
+    ]
+    bath = qutip.sprepost(ident, ident) + gamma * sum(qutip.sprepost(e, e.dag()) for e in jumps)
     s_period = (bath / (1 + 3 * gamma)) * qutip.to_super(uq)
     wq = np.linalg.eigvals(s_period.full())
     w = ch.eigenvalues()
@@ -319,8 +321,20 @@ def test_api_run_dynamics_scalars():
 
 
 def test_cli_json_matches_api(capsys):
-    argv = ["dynamics", "--L", "3", "--alpha", "3", "--sample", "1", "--gamma", "1e-3",
-            "--times", "40", "--json"]
+    argv = [
+        "dynamics",
+        "--L",
+        "3",
+        "--alpha",
+        "3",
+        "--sample",
+        "1",
+        "--gamma",
+        "1e-3",
+        "--times",
+        "40",
+        "--json",
+    ]
     assert main(argv) == 0
     d = json.loads(capsys.readouterr().out)
     ch = Channel(FloquetModel(L=3, alpha=3).unitary(1), 1e-3)
@@ -331,8 +345,23 @@ def test_cli_json_matches_api(capsys):
 
 def test_cli_summary_sweep_plot_and_unitary_file(tmp_path, capsys):
     out = tmp_path / "dyn.png"
-    argv = ["dynamics", "--L", "3", "--alpha", "3", "--gamma", "1e-3", "--times", "40",
-            "--sweep", "1e-2", "1e-3", "1e-4", "--plot", str(out)]
+    argv = [
+        "dynamics",
+        "--L",
+        "3",
+        "--alpha",
+        "3",
+        "--gamma",
+        "1e-3",
+        "--times",
+        "40",
+        "--sweep",
+        "1e-2",
+        "1e-3",
+        "1e-4",
+        "--plot",
+        str(out),
+    ]
     assert main(argv) == 0
     text = capsys.readouterr().out
     for word in ("r_1 / (3 gamma)", "Gamma (weak coupling", "late-time decay rate", "gamma sweep"):
@@ -340,8 +369,22 @@ def test_cli_summary_sweep_plot_and_unitary_file(tmp_path, capsys):
     assert out.stat().st_size > 1000
     u = haar_unitary(8, np.random.default_rng(5))
     np.save(tmp_path / "U.npy", u)
-    assert main(["dynamics", "--unitary", str(tmp_path / "U.npy"), "--gamma", "1e-3",
-                 "--times", "20", "--n-relax", "5"]) == 0
+    assert (
+        main(
+            [
+                "dynamics",
+                "--unitary",
+                str(tmp_path / "U.npy"),
+                "--gamma",
+                "1e-3",
+                "--times",
+                "20",
+                "--n-relax",
+                "5",
+            ]
+        )
+        == 0
+    )
     assert "unitary from" in capsys.readouterr().out
 
 
@@ -363,8 +406,20 @@ def test_cli_bad_input_exit_2(argv, needle, capsys):
 
 def test_cli_bad_input_subprocess_no_traceback():
     p = subprocess.run(
-        [sys.executable, "-m", "mbl_avalanche", "dynamics", "--L", "9", "--alpha", "3",
-         "--gamma", "1e-3"], capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mbl_avalanche",
+            "dynamics",
+            "--L",
+            "9",
+            "--alpha",
+            "3",
+            "--gamma",
+            "1e-3",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert p.returncode == 2
     assert "Traceback" not in p.stderr and "L=9" in p.stderr

@@ -30,9 +30,20 @@ def test_kill9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
     for attempt in range(40):
         workers = "2" if attempt % 2 else "1"  # kill the driver of a pool too
         p = subprocess.Popen(
-            [sys.executable, "-m", "mbl_avalanche", "run", str(out), *ARGS,
-             "--workers", workers, "--no-progress"],
-            env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "mbl_avalanche",
+                "run",
+                str(out),
+                *ARGS,
+                "--workers",
+                workers,
+                "--no-progress",
+            ],
+            env=subprocess_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         n0 = len(shard_files(out))
         deadline = time.monotonic() + 60
@@ -62,7 +73,10 @@ def test_kill9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
 
     done = subprocess.run(
         [sys.executable, "-m", "mbl_avalanche", "run", str(out), *ARGS, "--no-progress"],
-        env=subprocess_env(), capture_output=True, text=True, timeout=120,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     pd.testing.assert_frame_equal(drop_volatile(load_run(out)), reference)

@@ -39,7 +39,8 @@ def test_reference_records_are_the_sample_analysis(reference):
     assert len(reference) == 2 * 2 * 6
     assert not reference.duplicated(["L", "alpha", "sample"]).any()
     assert list(reference[["L", "alpha", "sample"]].itertuples(index=False, name=None)) == sorted(
-        (L, a, s) for L in (5, 7) for a in (30.0, 1.0) for s in range(6))
+        (L, a, s) for L in (5, 7) for a in (30.0, 1.0) for s in range(6)
+    )
     assert (reference.status == "ok").all()
     row = reference[(reference.L == 7) & (reference.alpha == 1.0) & (reference["sample"] == 4)]
     direct = analyze_sample(FloquetModel(7, 1.0), 4).scalars()
@@ -64,13 +65,30 @@ def test_two_shards_give_identical_table(tmp_path, reference):
 
 def test_dask_local_cluster_gives_identical_table(tmp_path, reference):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         # through the command line, as a user would: the driver writes, Dask computes
-        rc = main(["run", str(tmp_path), "--L", "5", "7", "--alpha", "30", "1", "--samples",
-                   "6", "--chunk", "2", "--dask-scheduler", cluster.scheduler_address,
-                   "--no-progress"])
+        rc = main(
+            [
+                "run",
+                str(tmp_path),
+                "--L",
+                "5",
+                "7",
+                "--alpha",
+                "30",
+                "1",
+                "--samples",
+                "6",
+                "--chunk",
+                "2",
+                "--dask-scheduler",
+                cluster.scheduler_address,
+                "--no-progress",
+            ]
+        )
     assert rc == 0
     assert len(shard_files(tmp_path)) == 12
     pd.testing.assert_frame_equal(drop_volatile(load_run(tmp_path)), reference)
@@ -118,8 +136,23 @@ def test_failed_sample_is_recorded_and_retried(tmp_path, monkeypatch, reference)
 
 def test_dead_worker_stops_the_run_keeping_what_finished(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(FAIL_ENV, "7:1.0:5:crash")
-    args = ["run", str(tmp_path), "--L", "5", "7", "--alpha", "30", "1", "--samples", "6",
-            "--chunk", "2", "--workers", "2", "--no-progress"]
+    args = [
+        "run",
+        str(tmp_path),
+        "--L",
+        "5",
+        "7",
+        "--alpha",
+        "30",
+        "1",
+        "--samples",
+        "6",
+        "--chunk",
+        "2",
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "a worker process died" in err and "Traceback" not in err
@@ -134,16 +167,31 @@ def test_new_scalar_keys_are_stored_once_declared_in_the_schema(tmp_path, monkey
     """A new scalar needs one entry in the record schema and nothing else to be stored."""
     from mbl_avalanche import record
 
-    for name, dtype in (("new_x", "float"), ("new_bits", "str"), ("new_case", "str"),
-                        ("new_mu", "int"), ("flag_new", "bool"), ("tiny", "float")):
-        monkeypatch.setitem(record.COLUMNS, name, record.Column(
-            name, dtype, "analysis", "a column added by a test", presence="optional"))
+    for name, dtype in (
+        ("new_x", "float"),
+        ("new_bits", "str"),
+        ("new_case", "str"),
+        ("new_mu", "int"),
+        ("flag_new", "bool"),
+        ("tiny", "float"),
+    ):
+        monkeypatch.setitem(
+            record.COLUMNS,
+            name,
+            record.Column(name, dtype, "analysis", "a column added by a test", presence="optional"),
+        )
     orig = SampleResult.scalars
 
     def more(self):
         d = orig(self)
-        d.update(new_x=float("nan") if d["sample"] % 2 else 3.0, new_bits="0101", new_case="XY",
-                 new_mu=np.int64(7), flag_new=np.bool_(True), tiny=5e-324)
+        d.update(
+            new_x=float("nan") if d["sample"] % 2 else 3.0,
+            new_bits="0101",
+            new_case="XY",
+            new_mu=np.int64(7),
+            flag_new=np.bool_(True),
+            tiny=5e-324,
+        )
         return d
 
     run_ensemble(tmp_path, L=[5], alpha=[2.0], samples=2, progress=False)  # old-style records
@@ -190,8 +238,9 @@ def test_memory_guard_lowers_workers_or_refuses(tmp_path, monkeypatch):
     monkeypatch.setattr(runner_mod, "cpu_count", lambda: 4)
     monkeypatch.setattr(runner_mod, "available_memory_bytes", lambda: int(1.5 * need))
     log = io.StringIO()
-    s = run_ensemble(tmp_path / "a", L=[6], alpha=[1.0], samples=4, chunk=1, workers=3,
-                     progress=False, log=log)
+    s = run_ensemble(
+        tmp_path / "a", L=[6], alpha=[1.0], samples=4, chunk=1, workers=3, progress=False, log=log
+    )
     assert s.workers == 1 and s.computed_ok == 4
     assert "using 1 worker(s)" in log.getvalue()
     monkeypatch.setattr(runner_mod, "available_memory_bytes", lambda: need // 2)
@@ -222,8 +271,24 @@ def test_progress_lines_when_not_a_terminal(tmp_path):
 @pytest.mark.parametrize(("sig", "workers"), [(signal.SIGINT, "2"), (signal.SIGTERM, "1")])
 def test_ctrl_c_or_sigterm_stops_cleanly_and_keeps_finished(tmp_path, sig, workers):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "mbl_avalanche", "run", str(out), "--L", "7", "--alpha", "1",
-           "--samples", "200", "--chunk", "1", "--workers", workers, "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mbl_avalanche",
+        "run",
+        str(out),
+        "--L",
+        "7",
+        "--alpha",
+        "1",
+        "--samples",
+        "200",
+        "--chunk",
+        "1",
+        "--workers",
+        workers,
+        "--no-progress",
+    ]
     p = subprocess.Popen(cmd, env=subprocess_env(), stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while len(shard_files(out)) < 3 and time.monotonic() < deadline and p.poll() is None:
@@ -258,11 +323,28 @@ def test_progress_bar_on_a_terminal(tmp_path):
 def test_concurrent_writers_share_one_directory(tmp_path, reference):
     # two SLURM-like shards and one unsharded run write into one directory at the same time
     out = tmp_path / "run"
-    base = [sys.executable, "-m", "mbl_avalanche", "run", str(out), "--L", "5", "7", "--alpha",
-            "30", "1", "--samples", "6", "--chunk", "2", "--no-progress"]
-    procs = [subprocess.Popen(base + extra, env=subprocess_env(), stderr=subprocess.PIPE,
-                              text=True)
-             for extra in (["--shard", "0/2"], ["--shard", "1/2"], [])]
+    base = [
+        sys.executable,
+        "-m",
+        "mbl_avalanche",
+        "run",
+        str(out),
+        "--L",
+        "5",
+        "7",
+        "--alpha",
+        "30",
+        "1",
+        "--samples",
+        "6",
+        "--chunk",
+        "2",
+        "--no-progress",
+    ]
+    procs = [
+        subprocess.Popen(base + extra, env=subprocess_env(), stderr=subprocess.PIPE, text=True)
+        for extra in (["--shard", "0/2"], ["--shard", "1/2"], [])
+    ]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err

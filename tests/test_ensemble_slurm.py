@@ -33,8 +33,9 @@ def test_parse_shard_and_environment():
             parse_shard(bad)
     assert shard_from_env({}) is None
     assert shard_from_env({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "10"}) == (4, 10)
-    assert shard_from_env({"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "10",
-                           "SLURM_ARRAY_TASK_MIN": "1"}) == (4, 10)
+    assert shard_from_env(
+        {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "10", "SLURM_ARRAY_TASK_MIN": "1"}
+    ) == (4, 10)
     with pytest.raises(InputError):
         shard_from_env({"SLURM_ARRAY_TASK_ID": "12", "SLURM_ARRAY_TASK_COUNT": "10"})
 
@@ -43,33 +44,82 @@ def test_run_takes_its_shard_from_slurm_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
     monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "3")
     out = tmp_path / "o"
-    assert main(["run", str(out), "--L", "5", "--alpha", "1", "--samples", "9", "--chunk", "1",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(out),
+                "--L",
+                "5",
+                "--alpha",
+                "1",
+                "--samples",
+                "9",
+                "--chunk",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     from mbl_avalanche.ensemble import load_run
 
     assert load_run(out)["sample"].tolist() == [1, 4, 7]
 
 
 def test_slurm_script(capsys):
-    s = slurm_script("runs/big", ["--L", "10", "--samples", "100"], array=50, max_L=10,
-                     cpus_per_task=4, time="02:00:00", partition="cpu", max_running=10,
-                     setup="source ~/venv/bin/activate")
+    s = slurm_script(
+        "runs/big",
+        ["--L", "10", "--samples", "100"],
+        array=50,
+        max_L=10,
+        cpus_per_task=4,
+        time="02:00:00",
+        partition="cpu",
+        max_running=10,
+        setup="source ~/venv/bin/activate",
+    )
     lines = s.splitlines()
     assert lines[0] == "#!/bin/bash"
     assert "#SBATCH --array=0-49%10" in lines and "#SBATCH --cpus-per-task=4" in lines
     assert "#SBATCH --partition=cpu" in lines and "#SBATCH --time=02:00:00" in lines
     mem = next(x for x in lines if x.startswith("#SBATCH --mem="))
     assert int(mem.split("=")[1].rstrip("M")) > 4 * 6 * 16 * 4**10 / 2**20
-    assert lines[-1] == ('mbl-avalanche run runs/big --L 10 --samples 100 '
-                         '--workers "${SLURM_CPUS_PER_TASK:-1}" --no-progress')
+    assert lines[-1] == (
+        "mbl-avalanche run runs/big --L 10 --samples 100 "
+        '--workers "${SLURM_CPUS_PER_TASK:-1}" --no-progress'
+    )
     assert "source ~/venv/bin/activate" in lines
-    assert main(["slurm-script", "out dir", "--L", "9", "10", "--alpha", "30", "--samples",
-                 "1000", "--array", "20", "--save-arrays"]) == 0
+    assert (
+        main(
+            [
+                "slurm-script",
+                "out dir",
+                "--L",
+                "9",
+                "10",
+                "--alpha",
+                "30",
+                "--samples",
+                "1000",
+                "--array",
+                "20",
+                "--save-arrays",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "#SBATCH --array=0-19\n" in text
-    assert ("mbl-avalanche run 'out dir' --L 9 10 --alpha 30.0 --samples 1000 --save-arrays "
-            '--workers "${SLURM_CPUS_PER_TASK:-1}" --no-progress') in text
-    assert main(["slurm-script", "o", "--L", "9", "--alpha", "30", "--samples", "-1",
-                 "--array", "2"]) == 2
-    assert main(["slurm-script", "o", "--L", "9", "--alpha", "30", "--samples", "1",
-                 "--array", "0"]) == 2
+    assert (
+        "mbl-avalanche run 'out dir' --L 9 10 --alpha 30.0 --samples 1000 --save-arrays "
+        '--workers "${SLURM_CPUS_PER_TASK:-1}" --no-progress'
+    ) in text
+    assert (
+        main(["slurm-script", "o", "--L", "9", "--alpha", "30", "--samples", "-1", "--array", "2"])
+        == 2
+    )
+    assert (
+        main(["slurm-script", "o", "--L", "9", "--alpha", "30", "--samples", "1", "--array", "0"])
+        == 2
+    )

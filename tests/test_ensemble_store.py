@@ -36,8 +36,10 @@ def _rec(sample, status="ok", **kw):
 def test_shard_round_trip_is_exact(tmp_path):
     (tmp_path / "shards").mkdir()
     vals = [math.pi, 1e-310, float("nan"), float("inf"), -0.0, 2.0**-1074, 0.1 + 0.2]
-    recs = [_rec(i, x=v, cert_degenerate_slow_mode=bool(i % 2), flip_sites="a,b",
-                 blas_threads=2**62) for i, v in enumerate(vals)]
+    recs = [
+        _rec(i, x=v, cert_degenerate_slow_mode=bool(i % 2), flip_sites="a,b", blas_threads=2**62)
+        for i, v in enumerate(vals)
+    ]
     p = write_shard(tmp_path, "L5_a0.5_s0-7", "RUN", 5, 0.5, recs)
     header, back = read_shard(p)
     assert header["samples"] == list(range(7)) and header["task"] == "L5_a0.5_s0-7"
@@ -51,8 +53,10 @@ def test_shard_round_trip_is_exact(tmp_path):
     assert list(tmp_path.joinpath("shards").glob(".tmp-*")) == []
 
 
-@pytest.mark.parametrize("damage", ["truncate_mid_line", "truncate_line", "flip_byte",
-                                    "drop_footer", "empty", "garbage_footer"])
+@pytest.mark.parametrize(
+    "damage",
+    ["truncate_mid_line", "truncate_line", "flip_byte", "drop_footer", "empty", "garbage_footer"],
+)
 def test_damaged_shard_is_detected(tmp_path, damage):
     (tmp_path / "shards").mkdir()
     p = write_shard(tmp_path, "t", "RUN", 5, 0.5, [_rec(i) for i in range(4)])
@@ -64,7 +68,7 @@ def test_damaged_shard_is_detected(tmp_path, damage):
         data = b"".join(lines[:3])
     elif damage == "flip_byte":
         i = data.index(b'"Gamma":') + 9
-        data = data[:i] + bytes([data[i] ^ 1]) + data[i + 1:]
+        data = data[:i] + bytes([data[i] ^ 1]) + data[i + 1 :]
     elif damage == "drop_footer":
         data = b"".join(lines[:-1])
     elif damage == "empty":
@@ -97,21 +101,22 @@ def test_truncated_and_corrupted_shards_are_redone(tmp_path):
     s = run_ensemble(out, progress=False, **GRID)
     assert s.corrupt_redone == 2 and s.computed_ok == 4
     assert sorted(p.name for p in (out / "shards" / "corrupt").iterdir()) == sorted(
-        [a.name, b.name])
+        [a.name, b.name]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pd.testing.assert_frame_equal(drop_volatile(load_run(out)), reference)
 
 
 def test_damaged_arrays_file_redoes_its_shard(tmp_path):
-    run_ensemble(tmp_path, L=[5], alpha=[1.0], samples=4, chunk=2, save_arrays=True,
-                 progress=False)
+    run_ensemble(tmp_path, L=[5], alpha=[1.0], samples=4, chunk=2, save_arrays=True, progress=False)
     h5 = sorted((tmp_path / "shards").glob("*.h5"))
     assert len(h5) == 2
     h5[0].write_bytes(h5[0].read_bytes()[:-100])
     assert len(scan(tmp_path).corrupt) == 1
-    s = run_ensemble(tmp_path, L=[5], alpha=[1.0], samples=4, chunk=2, save_arrays=True,
-                     progress=False)
+    s = run_ensemble(
+        tmp_path, L=[5], alpha=[1.0], samples=4, chunk=2, save_arrays=True, progress=False
+    )
     assert s.computed_ok == 2 and s.corrupt_redone == 1
     assert load_arrays(tmp_path, 5, 1.0, 0)["theta"].shape == (32,)
 
@@ -119,8 +124,9 @@ def test_damaged_arrays_file_redoes_its_shard(tmp_path):
 def test_stale_leftovers_of_killed_writers_are_removed(tmp_path):
     sdir = tmp_path / "shards"
     sdir.mkdir()
-    keep = write_shard(tmp_path, "a", "R", 5, 0.5, [_rec(0)],
-                       arrays={0: {"theta": np.zeros(2), "c": np.ones(2)}})
+    keep = write_shard(
+        tmp_path, "a", "R", 5, 0.5, [_rec(0)], arrays={0: {"theta": np.zeros(2), "c": np.ones(2)}}
+    )
     old_tmp, new_tmp, orphan = sdir / ".tmp-x-a.jsonl", sdir / ".tmp-y-b.jsonl", sdir / "b.h5"
     for p in (old_tmp, new_tmp, orphan):
         p.write_bytes(b"partial")
@@ -128,7 +134,8 @@ def test_stale_leftovers_of_killed_writers_are_removed(tmp_path):
         os.utime(p, (time.time() - 7200, time.time() - 7200))
     assert remove_stale_temporaries(tmp_path) == 2
     assert sorted(p.name for p in sdir.iterdir()) == sorted(
-        [keep.name, keep.with_suffix(".h5").name, new_tmp.name])
+        [keep.name, keep.with_suffix(".h5").name, new_tmp.name]
+    )
     assert load_run(tmp_path)["sample"].tolist() == [0]
 
 
@@ -143,9 +150,11 @@ def test_duplicates_keep_one_record_ok_preferred(tmp_path):
 
 
 def test_table_sorted_with_bookkeeping_last():
-    recs = [dict(L=7, alpha=1.0, sample=1, Gamma=1.0, status="ok", error="", host="h"),
-            dict(alpha=0.5, sample=3, L=6, Gamma=2.0, status="ok", error="", host="h"),
-            dict(alpha=1.0, sample=0, L=7, status="failed", error="E: x", host="h")]
+    recs = [
+        dict(L=7, alpha=1.0, sample=1, Gamma=1.0, status="ok", error="", host="h"),
+        dict(alpha=0.5, sample=3, L=6, Gamma=2.0, status="ok", error="", host="h"),
+        dict(alpha=1.0, sample=0, L=7, status="failed", error="E: x", host="h"),
+    ]
     df = records_frame(recs)
     assert list(df.columns) == ["L", "alpha", "sample", "Gamma", "status", "error", "host"]
     assert list(zip(df.L, df["sample"], strict=True)) == [(6, 3), (7, 0), (7, 1)]

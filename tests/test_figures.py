@@ -42,8 +42,12 @@ def real_df():
     """Real samples (L = 5, 6, 7; alpha = 30 and 1), as the ensemble store would hold them."""
     from mbl_avalanche import FloquetModel, analyze_sample
 
-    rows = [analyze_sample(FloquetModel(L, a), k).scalars()
-            for L in (5, 6, 7) for a in (30.0, 1.0) for k in range(16)]
+    rows = [
+        analyze_sample(FloquetModel(L, a), k).scalars()
+        for L in (5, 6, 7)
+        for a in (30.0, 1.0)
+        for k in range(16)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -94,14 +98,20 @@ def test_nan_entries_and_no_mbl_data(tmp_path, real_df):
     assert sum(bool(r.paths) for r in recs) >= 3
     thermal = real_df[real_df["alpha"] == 1.0]
     few = ["fig2_R", "lnGamma_vs_L", "fig4_resonant_set"]
-    recs = {r.name: r for r in make_figures(thermal, tmp_path / "th", formats=("png",),
-                                            only=few)}
+    recs = {r.name: r for r in make_figures(thermal, tmp_path / "th", formats=("png",), only=few)}
     assert recs["fig2_R"].paths and recs["lnGamma_vs_L"].paths
     assert "no MBL samples" in recs["fig4_resonant_set"].note
     # the regime split can be overridden: call alpha = 1 "MBL"
-    recs = {r.name: r for r in make_figures(thermal, tmp_path / "ov", formats=("png",),
-                                            regimes=Regimes(mbl=(1.0,)),
-                                            only=["fig4_resonant_set"])}
+    recs = {
+        r.name: r
+        for r in make_figures(
+            thermal,
+            tmp_path / "ov",
+            formats=("png",),
+            regimes=Regimes(mbl=(1.0,)),
+            only=["fig4_resonant_set"],
+        )
+    }
     if "ratio_SABp_SApB" in real_df.columns:
         assert recs["fig4_resonant_set"].paths
 
@@ -116,14 +126,27 @@ def test_fig4_selection(tmp_path):
 
 def test_cli_figures(tmp_path, real_df, capsys):
     real_df.to_parquet(tmp_path / "t.parquet")
-    assert main(["figures", str(tmp_path / "t.parquet"), "--out", str(tmp_path / "f"),
-                 "--format", "png", "--only", "fig2_R", "lnGamma_vs_L"]) == 0
+    assert (
+        main(
+            [
+                "figures",
+                str(tmp_path / "t.parquet"),
+                "--out",
+                str(tmp_path / "f"),
+                "--format",
+                "png",
+                "--only",
+                "fig2_R",
+                "lnGamma_vs_L",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "fig2_R.png" in out
     check_png(tmp_path / "f" / "fig2_R.png")
     assert not (tmp_path / "f" / "fig2_R.pdf").exists()
-    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["fig2_R.png",
-                                                                   "lnGamma_vs_L.png"]
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["fig2_R.png", "lnGamma_vs_L.png"]
     real_df[["L", "alpha"]].to_csv(tmp_path / "bare.csv", index=False)
     assert main(["figures", str(tmp_path / "bare.csv")]) == 2
     assert "no figure could be drawn" in capsys.readouterr().err
@@ -135,10 +158,38 @@ def test_figures_and_report_from_a_real_run(tmp_path, capsys):
     import json
 
     out = tmp_path / "run"
-    assert main(["run", str(out), "--L", "5", "6", "--alpha", "30", "1", "--samples", "8",
-                 "--no-progress"]) == 0
-    assert main(["figures", str(out), "--only", "fig2_R", "fig4_resonant_set", "lnGamma_vs_L",
-                 "x_over_L"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(out),
+                "--L",
+                "5",
+                "6",
+                "--alpha",
+                "30",
+                "1",
+                "--samples",
+                "8",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "figures",
+                str(out),
+                "--only",
+                "fig2_R",
+                "fig4_resonant_set",
+                "lnGamma_vs_L",
+                "x_over_L",
+            ]
+        )
+        == 0
+    )
     for name in ("fig2_R", "fig4_resonant_set", "lnGamma_vs_L", "x_over_L"):
         check_png(out / "figures" / f"{name}.png")
         check_pdf(out / "figures" / f"{name}.pdf")

@@ -28,8 +28,12 @@ def real_table(Ls=(5, 6, 7), alphas=(30.0, 1.0), n=10) -> pd.DataFrame:
     """A few real samples (analyze_sample), one row each, as the ensemble store would hold."""
     from mbl_avalanche import FloquetModel, analyze_sample
 
-    rows = [analyze_sample(FloquetModel(L, a), k).scalars()
-            for L in Ls for a in alphas for k in range(n)]
+    rows = [
+        analyze_sample(FloquetModel(L, a), k).scalars()
+        for L in Ls
+        for a in alphas
+        for k in range(n)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -45,6 +49,7 @@ def claims(synth):
 
 
 # ----------------------------------------------------------------------------- statistics
+
 
 def test_bootstrap_mean_interval_and_seed():
     rng = np.random.default_rng(5)
@@ -92,7 +97,13 @@ def test_wilson_and_mode():
 def test_regimes_default_override_and_conflict():
     r = stats.Regimes()
     assert [r.of(a) for a in (30, 10, 5, 2, 1, float("nan"))] == [
-        "MBL", "MBL", "intermediate", "thermal", "thermal", "intermediate"]
+        "MBL",
+        "MBL",
+        "intermediate",
+        "thermal",
+        "thermal",
+        "intermediate",
+    ]
     r2 = stats.Regimes(mbl=(5.0,), thermal=(30.0,))
     assert (r2.of(5), r2.of(30), r2.of(1)) == ("MBL", "thermal", "intermediate")
     with pytest.raises(InputError, match="alpha=3"):
@@ -103,12 +114,15 @@ def test_regimes_default_override_and_conflict():
 
 # ----------------------------------------------------------------------------- known answers
 
+
 def test_fractions_known_by_construction(synth, claims):
     _, truth = synth
-    for key, t in (("R_le_half", truth["frac_R_le_half"]),
-                   ("zjump_bimodal", truth["frac_zjump"]),
-                   ("AB_largest_angle", truth["frac_AB_largest"]),
-                   ("flagged_fraction", truth["frac_flagged"])):
+    for key, t in (
+        ("R_le_half", truth["frac_R_le_half"]),
+        ("zjump_bimodal", truth["frac_zjump"]),
+        ("AB_largest_angle", truth["frac_AB_largest"]),
+        ("flagged_fraction", truth["frac_flagged"]),
+    ):
         c = claims[key]
         assert c.estimate.value == pytest.approx(t, abs=1e-12), key
         assert c.estimate.covers(t), key
@@ -142,10 +156,14 @@ def test_population_values_are_covered(synth, claims):
 def test_verdicts(claims):
     v = {k: c.verdict for k, c in claims.items()}
     assert v == {
-        "R_le_half": "consistent", "thermal_R_decay": "consistent",
-        "zjump_bimodal": "consistent", "median_SABp_SApB": "consistent",
-        "median_SAB_SABp_Z": "consistent", "AB_largest_angle": "consistent",
-        "x_over_L_mode": "consistent", "lnGamma_slope": "consistent",
+        "R_le_half": "consistent",
+        "thermal_R_decay": "consistent",
+        "zjump_bimodal": "consistent",
+        "median_SABp_SApB": "consistent",
+        "median_SAB_SABp_Z": "consistent",
+        "AB_largest_angle": "consistent",
+        "x_over_L_mode": "consistent",
+        "lnGamma_slope": "consistent",
         "flagged_fraction": "info",
     }
     assert "faster than 4^-L" in claims["lnGamma_slope"].note
@@ -166,8 +184,9 @@ def test_verdict_rules():
 
 
 def test_verdicts_flip_when_the_claim_fails():
-    df, _ = synthetic_table(seed=2, n=100, Ls=(6, 7, 8), n_R_over=20, n_zmid=30,
-                            n_ab_not_largest=40)
+    df, _ = synthetic_table(
+        seed=2, n=100, Ls=(6, 7, 8), n_R_over=20, n_zmid=30, n_ab_not_largest=40
+    )
     c = {x.key: x for x in check_claims(df, n_boot=100)}
     assert c["R_le_half"].estimate.value == pytest.approx(0.8)
     assert c["R_le_half"].verdict == "inconsistent"
@@ -184,14 +203,20 @@ def test_headline_selection_override(synth):
 
 # ----------------------------------------------------------------------------- robustness
 
+
 def test_core_columns_only_and_nan():
     df, _ = synthetic_table(seed=4, n=60, Ls=(6, 7))
     core = df[["L", "alpha", "Gamma", "Gamma2", "R", "cert_flags"]].copy()
     core.loc[::7, "R"] = np.nan
     core.loc[::5, "Gamma"] = np.nan
     cl = {c.key: c for c in check_claims(core, n_boot=50)}
-    for key in ("zjump_bimodal", "median_SABp_SApB", "median_SAB_SABp_Z", "AB_largest_angle",
-                "x_over_L_mode"):
+    for key in (
+        "zjump_bimodal",
+        "median_SABp_SApB",
+        "median_SAB_SABp_Z",
+        "AB_largest_angle",
+        "x_over_L_mode",
+    ):
         assert cl[key].verdict == "no data" and cl[key].estimate.n == 0
     assert cl["R_le_half"].estimate.n == int(np.sum((core["alpha"] == 30) & core["R"].notna()))
     assert math.isfinite(cl["lnGamma_slope"].estimate.value)
@@ -206,8 +231,12 @@ def test_write_report_markdown_and_json(tmp_path, synth):
     md, js, claims = write_report(df.iloc[::4], tmp_path / "rep", n_boot=100, source="synthetic")
     data = json.loads(js.read_text())
     assert [c["key"] for c in data["claims"]] == [c.key for c in claims]
-    assert data["bootstrap"] == {"n_boot": 100, "level": 0.95, "seed": 0,
-                                 "method": "percentile; stratified by L for fits across L"}
+    assert data["bootstrap"] == {
+        "n_boot": 100,
+        "level": 0.95,
+        "seed": 0,
+        "method": "percentile; stratified by L for fits across L",
+    }
     first = data["claims"][0]
     for k in ("value", "low", "high", "n", "verdict", "paper", "criterion", "groups"):
         assert k in first
@@ -228,17 +257,28 @@ def test_report_on_real_samples(tmp_path):
     if "zjump_mu_nu" in df.columns:
         z = sub["zjump_mu_nu"].to_numpy(dtype=float)
         assert c["zjump_bimodal"].estimate.value == pytest.approx(
-            np.mean(np.minimum(z, 1 - z) <= 0.05))
-    ln = {L: np.log(df.loc[(df["alpha"] == 30) & (df["L"] == L), "Gamma"]).mean()
-          for L in (5, 6, 7)}
+            np.mean(np.minimum(z, 1 - z) <= 0.05)
+        )
+    ln = {
+        L: np.log(df.loc[(df["alpha"] == 30) & (df["L"] == L), "Gamma"]).mean() for L in (5, 6, 7)
+    }
     assert c["lnGamma_slope"].estimate.value == pytest.approx(
-        stats.fit_line(list(ln), list(ln.values()),
-                       [np.log(df.loc[(df["alpha"] == 30) & (df["L"] == L), "Gamma"]).std(
-                           ddof=1) / math.sqrt(10) for L in ln]).slope, rel=1e-9)
+        stats.fit_line(
+            list(ln),
+            list(ln.values()),
+            [
+                np.log(df.loc[(df["alpha"] == 30) & (df["L"] == L), "Gamma"]).std(ddof=1)
+                / math.sqrt(10)
+                for L in ln
+            ],
+        ).slope,
+        rel=1e-9,
+    )
     assert json.loads(js.read_text())["table"]["rows"] == len(df)
 
 
 # ----------------------------------------------------------------------------- loading, CLI
+
 
 def test_load_table_files_and_errors(tmp_path, synth):
     df, _ = synth
@@ -257,8 +297,12 @@ def test_load_table_files_and_errors(tmp_path, synth):
 def test_cli_report(tmp_path, synth, capsys):
     df, _ = synth
     df.iloc[::5].to_parquet(tmp_path / "t.parquet")
-    assert main(["report", str(tmp_path / "t.parquet"), "--n-boot", "50",
-                 "--out", str(tmp_path / "o")]) == 0
+    assert (
+        main(
+            ["report", str(tmp_path / "t.parquet"), "--n-boot", "50", "--out", str(tmp_path / "o")]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| 1 | fraction of MBL samples with R <= 1/2 |" in out
     assert (tmp_path / "o" / "report.md").exists() and (tmp_path / "o" / "report.json").exists()

@@ -29,13 +29,27 @@ def fake_runner(monkeypatch):
     def run_ensemble(outdir, *, L, alpha, samples, seed, workers, progress=None):
         from mbl_avalanche import FloquetModel, analyze_sample
 
-        calls.append(dict(outdir=Path(outdir), L=list(L), alpha=list(alpha), samples=samples,
-                          seed=seed, workers=workers, progress=progress))
+        calls.append(
+            dict(
+                outdir=Path(outdir),
+                L=list(L),
+                alpha=list(alpha),
+                samples=samples,
+                seed=seed,
+                workers=workers,
+                progress=progress,
+            )
+        )
         Path(outdir).mkdir(parents=True, exist_ok=True)
         path = Path(outdir) / "table.parquet"
         old = pd.read_parquet(path) if path.exists() else pd.DataFrame()
-        rows = [analyze_sample(FloquetModel(l, a, seed=seed), k).scalars()
-                for l in L if l <= 6 for a in alpha for k in range(samples)]
+        rows = [
+            analyze_sample(FloquetModel(l, a, seed=seed), k).scalars()
+            for l in L
+            if l <= 6
+            for a in alpha
+            for k in range(samples)
+        ]
         new = pd.concat([old, pd.DataFrame(rows)], ignore_index=True)
         if len(new):
             new = new.drop_duplicates(subset=["L", "alpha", "sample"])
@@ -86,8 +100,15 @@ def test_reproduce_quick_end_to_end(tmp_path, fake_runner, capsys, monkeypatch):
     text = capsys.readouterr().out
     assert "samples failed" not in text
     assert "estimated:" in text and "ensemble: 12 samples" in text
-    assert fake_runner[0] == dict(outdir=out, L=[6, 7, 8, 9], alpha=[30.0, 1.0], samples=6,
-                                  seed=20230623, workers=1, progress=None)
+    assert fake_runner[0] == dict(
+        outdir=out,
+        L=[6, 7, 8, 9],
+        alpha=[30.0, 1.0],
+        samples=6,
+        seed=20230623,
+        workers=1,
+        progress=None,
+    )
     for name in ("fig2_R.png", "fig2_R.pdf", "lnGamma_vs_L.png"):
         assert (out / "figures" / name).stat().st_size > 5000
     assert (out / "report.md").exists() and (out / "report.json").exists()
@@ -105,8 +126,23 @@ def test_reproduce_paper_layout_and_dry_run(tmp_path, fake_runner, capsys, monke
     assert "L = 6,7,8,9,10,11" in text and "samples = 10000" in text and "L = 12" in text
     assert fake_runner == [] and not (tmp_path / "p").exists()
     # both blocks go into one run directory
-    assert main(["reproduce", "--preset", "paper", str(tmp_path / "p"), "--samples", "3",
-                 "--workers", "1", "--n-boot", "20"]) == 0
+    assert (
+        main(
+            [
+                "reproduce",
+                "--preset",
+                "paper",
+                str(tmp_path / "p"),
+                "--samples",
+                "3",
+                "--workers",
+                "1",
+                "--n-boot",
+                "20",
+            ]
+        )
+        == 0
+    )
     assert [c["outdir"] for c in fake_runner] == [tmp_path / "p"] * 2
     assert (tmp_path / "p" / "figures" / "fig2_R.png").exists()
 
@@ -155,12 +191,12 @@ def test_run_blocks_with_the_real_runner(tmp_path):
     """The call made by ``reproduce`` matches the real runner: it computes, then resumes."""
     from mbl_avalanche.table import load_table
 
-    blocks = [Block(L=(5,), alpha=(30.0, 1.0), samples=3), Block(L=(4,), alpha=(30.0,),
-                                                                  samples=2)]
+    blocks = [Block(L=(5,), alpha=(30.0, 1.0), samples=3), Block(L=(4,), alpha=(30.0,), samples=2)]
     (d1, s1), (d2, s2) = run_blocks(tmp_path, blocks, workers=1, progress=False)
     assert d1 == d2 == tmp_path and s1.computed_ok == 6 and s2.computed_ok == 2
     df = load_table(tmp_path)
     assert sorted(zip(df["L"], df["alpha"], df["sample"], strict=True)) == sorted(
-        [(5, a, k) for a in (30.0, 1.0) for k in range(3)] + [(4, 30.0, 0), (4, 30.0, 1)])
+        [(5, a, k) for a in (30.0, 1.0) for k in range(3)] + [(4, 30.0, 0), (4, 30.0, 1)]
+    )
     (_, again), _ = run_blocks(tmp_path, blocks, workers=1, progress=False)
     assert again.computed_ok == 0 and again.already_done == 6

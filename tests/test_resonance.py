@@ -146,14 +146,25 @@ def test_partner_and_zjump_on_product_basis():
 def test_resonance_fields_on_a_real_sample():
     r = analyze_sample(FloquetModel(L=8, alpha=30), 7)
     sc = r.scalars()
-    for key in ("case", "A", "B", "Ap", "Bp", "angle_AB", "x", "x_over_L", "frac_top8",
-                "split_AB", "bits_a", "flip_sites", "zjump_mu_nu"):
+    for key in (
+        "case",
+        "A",
+        "B",
+        "Ap",
+        "Bp",
+        "angle_AB",
+        "x",
+        "x_over_L",
+        "frac_top8",
+        "split_AB",
+        "bits_a",
+        "flip_sites",
+        "zjump_mu_nu",
+    ):
         assert key in sc
     assert 1 <= sc["x"] <= 8
     assert sc["frac_top1"] == pytest.approx(r.R)
     assert sc["frac_top1"] <= sc["frac_top2"] <= sc["frac_top4"] <= sc["frac_top8"] <= 1 + 1e-12
-
-
 
 
 def test_statistics_alpha30_L8():

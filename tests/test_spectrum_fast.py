@@ -69,8 +69,15 @@ CASES = {
     "cluster3": [0.7, 0.7 + 3e-9, 0.7 + 7e-9, -1.3, -1.3 + 1e-11, -1.3 + 2e-11, -1.3 + 5e-11],
     "exact_degenerate": [0.5, 0.5, 0.5, -0.9, -0.9],
     "near_pi": [np.pi - 1e-13, -np.pi + 1e-13, np.pi - 3e-9, 3.0, 3.0 + 1e-10],
-    "folding": [PHI + 0.4, PHI - 0.4, PHI + 0.4 + 1e-9, PHI + 1e-7, PHI - 1e-7, PHI + np.pi + 2e-8,
-                PHI + np.pi - 2e-8],
+    "folding": [
+        PHI + 0.4,
+        PHI - 0.4,
+        PHI + 0.4 + 1e-9,
+        PHI + 1e-7,
+        PHI - 1e-7,
+        PHI + np.pi + 2e-8,
+        PHI + np.pi - 2e-8,
+    ],
 }
 
 

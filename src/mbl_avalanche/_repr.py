@@ -28,11 +28,14 @@ def summarize(value: Any) -> str:
         text = repr(value.item() if isinstance(value, np.generic) else value)
         return text if len(text) <= 60 else text[:57] + "...'"
     if isinstance(value, dict):
-        if len(value) <= _SHORT and all(isinstance(v, bool | int | float | str | np.generic)
-                                        or v is None for v in value.values()):
+        if len(value) <= _SHORT and all(
+            isinstance(v, bool | int | float | str | np.generic) or v is None
+            for v in value.values()
+        ):
             return "{" + ", ".join(f"{k!r}: {summarize(v)}" for k, v in value.items()) + "}"
         return f"<dict of {len(value)}: {', '.join(map(str, list(value)[:_SHORT]))}" + (
-            ", ...>" if len(value) > _SHORT else ">")
+            ", ...>" if len(value) > _SHORT else ">"
+        )
     if isinstance(value, list | tuple):
         if len(value) <= _SHORT and all(isinstance(v, bool | int | float | str) for v in value):
             return repr(value)
@@ -45,6 +48,7 @@ def summarize(value: Any) -> str:
 
 def compact_repr(self: Any) -> str:
     """``Name(field=value, ...)`` with arrays and large containers summarised."""
-    parts = [f"{f.name}={summarize(getattr(self, f.name))}"
-             for f in dataclasses.fields(self) if f.repr]
+    parts = [
+        f"{f.name}={summarize(getattr(self, f.name))}" for f in dataclasses.fields(self) if f.repr
+    ]
     return f"{type(self).__name__}({', '.join(parts)})"

@@ -103,8 +103,9 @@ class Certificate:
     gamma_below_precision: bool
 
     @classmethod
-    def compose(cls, spec: spectrum.SpectrumCertificate, row_sum_error: float,
-                modes: bath.SlowModes) -> Certificate:
+    def compose(
+        cls, spec: spectrum.SpectrumCertificate, row_sum_error: float, modes: bath.SlowModes
+    ) -> Certificate:
         """The certificate from the parts of the spectrum, rate-matrix and slow-mode stages."""
         return cls(row_sum_error=float(row_sum_error), **asdict(spec), **modes.certificate())
 
@@ -186,10 +187,12 @@ class SampleResult:
 
     def __repr__(self) -> str:
         case = self.resonance.case if self.resonance is not None else None
-        return (f"SampleResult(L={self.L}, kind={self.kind!r}, Gamma={self.Gamma:.6g}, "
-                f"R={self.R:.6g}, mu={self.mu}, nu={self.nu}, case={case!r}, "
-                f"flags={self.certificate.flags}, method={self.meta.get('method')!r}, "
-                f"V=<{type(self.V).__name__} {tuple(self.V.shape)} {self.V.dtype}>)")
+        return (
+            f"SampleResult(L={self.L}, kind={self.kind!r}, Gamma={self.Gamma:.6g}, "
+            f"R={self.R:.6g}, mu={self.mu}, nu={self.nu}, case={case!r}, "
+            f"flags={self.certificate.flags}, method={self.meta.get('method')!r}, "
+            f"V=<{type(self.V).__name__} {tuple(self.V.shape)} {self.V.dtype}>)"
+        )
 
     @property
     def N(self) -> int:
@@ -200,7 +203,9 @@ class SampleResult:
     def spectrum(self) -> spectrum.Spectrum:
         """The eigen-decomposition as a :class:`~mbl_avalanche.spectrum.Spectrum`."""
         return spectrum.Spectrum(
-            theta=self.theta, V=self.V, periodic=self.kind == "unitary",
+            theta=self.theta,
+            V=self.V,
+            periodic=self.kind == "unitary",
             method=self.meta.get("method", ""),
         )
 
@@ -220,10 +225,19 @@ class SampleResult:
         """All scalar results as one flat record (columns of :mod:`mbl_avalanche.record`)."""
         out: dict[str, Any] = dict(self.meta)
         out.update(
-            L=self.L, kind=self.kind, Gamma=self.Gamma, Gamma_eig=self.Gamma_eig,
-            Gamma2=self.Gamma2, rS_over_gamma=3.0 * self.Gamma, mu=self.mu, nu=self.nu,
-            theta_mu=float(self.theta[self.mu]), theta_nu=float(self.theta[self.nu]),
-            c_mu=float(self.c[self.mu]), c_nu=float(self.c[self.nu]), D_top=self.D_top,
+            L=self.L,
+            kind=self.kind,
+            Gamma=self.Gamma,
+            Gamma_eig=self.Gamma_eig,
+            Gamma2=self.Gamma2,
+            rS_over_gamma=3.0 * self.Gamma,
+            mu=self.mu,
+            nu=self.nu,
+            theta_mu=float(self.theta[self.mu]),
+            theta_nu=float(self.theta[self.nu]),
+            c_mu=float(self.c[self.mu]),
+            c_nu=float(self.c[self.nu]),
+            D_top=self.D_top,
             R=self.R,
         )
         out.update({f"cert_{k}": v for k, v in asdict(self.certificate).items()})
@@ -353,11 +367,13 @@ def analyze(
             def handover() -> np.ndarray:
                 return box.pop() if box else np.array(source(), dtype=np.complex128)
 
-            spec = spectrum.diagonalize_unitary(handover, method=method, overwrite=True,
-                                                backend=be, apply=apply)
+            spec = spectrum.diagonalize_unitary(
+                handover, method=method, overwrite=True, backend=be, apply=apply
+            )
         else:
-            spec = spectrum.diagonalize_unitary(u, method=method, overwrite=overwrite,
-                                                backend=be, apply=apply)
+            spec = spectrum.diagonalize_unitary(
+                u, method=method, overwrite=overwrite, backend=be, apply=apply
+            )
 
     with clock.stage("rates"):
         s = bath.rate_matrix(spec.V)
@@ -368,17 +384,26 @@ def analyze(
         top = bath.top_pair(s, modes.c, modes.Gamma)
         spec.V = be.to_host(spec.V)
         cert = Certificate.compose(
-            spectrum.certify(spec, mul, unitarity_error=unit_err, exact=exact_certificate,
-                             overwritten=overwrite),
-            bath.row_sum_error(s), modes,
+            spectrum.certify(
+                spec, mul, unitarity_error=unit_err, exact=exact_certificate, overwritten=overwrite
+            ),
+            bath.row_sum_error(s),
+            modes,
         )
 
     res = None
     if resonances:
         with clock.stage("resonance"):
             res = resonance.four_state_set(
-                spec.V, spec.theta, modes.c, s, top.mu, top.nu, modes.Gamma,
-                periodic=spec.periodic, measure=demixing_measure,
+                spec.V,
+                spec.theta,
+                modes.c,
+                s,
+                top.mu,
+                top.nu,
+                modes.Gamma,
+                periodic=spec.periodic,
+                measure=demixing_measure,
             )
     solver = spec.record_fields()
     meta.setdefault("method", solver.pop("method"))
@@ -387,10 +412,23 @@ def analyze(
     for key, value in solver.items():
         meta.setdefault(key, value)
     return SampleResult(
-        L=L, kind=kind, theta=spec.theta, V=spec.V, c=modes.c, Gamma=modes.Gamma,
-        Gamma_eig=modes.Gamma_eig, Gamma2=modes.Gamma2, mu=top.mu, nu=top.nu, D_top=top.D_top,
-        R=top.R, certificate=cert, meta=meta, timings=timings,
-        S=be.to_host(s) if keep_S else None, resonance=res,
+        L=L,
+        kind=kind,
+        theta=spec.theta,
+        V=spec.V,
+        c=modes.c,
+        Gamma=modes.Gamma,
+        Gamma_eig=modes.Gamma_eig,
+        Gamma2=modes.Gamma2,
+        mu=top.mu,
+        nu=top.nu,
+        D_top=top.D_top,
+        R=top.R,
+        certificate=cert,
+        meta=meta,
+        timings=timings,
+        S=be.to_host(s) if keep_S else None,
+        resonance=res,
     )
 
 

@@ -513,7 +513,10 @@ def slowest_modes(s: np.ndarray, n_modes: int = 6) -> SlowModes:
     del t
     if xp is np:
         vals, vecs = sla.eigh(
-            lap[1:, 1:], subset_by_index=[0, k - 1], driver="evr", check_finite=False,
+            lap[1:, 1:],
+            subset_by_index=[0, k - 1],
+            driver="evr",
+            check_finite=False,
             overwrite_a=True,
         )
     else:  # cuSOLVER has no subset driver: all eigenpairs (cheap on a GPU), keep k
@@ -555,7 +558,15 @@ def slowest_modes(s: np.ndarray, n_modes: int = 6) -> SlowModes:
     gap_out = float(vals[-1]) - gamma
     floor = residual**2 / gap_out + form_error if gap_out > 0 else float("inf")
     return SlowModes(
-        c=c, Gamma=gamma, Gamma_eig=float(vals[0]), Gamma2=gamma2, gaps_eig=np.asarray(vals),
-        resolution=float(resolution), residual=residual, gap_out=gap_out,
-        form_error=float(form_error), ritz_coupling=ritz_coupling, floor=float(floor),
+        c=c,
+        Gamma=gamma,
+        Gamma_eig=float(vals[0]),
+        Gamma2=gamma2,
+        gaps_eig=np.asarray(vals),
+        resolution=float(resolution),
+        residual=residual,
+        gap_out=gap_out,
+        form_error=float(form_error),
+        ritz_coupling=ritz_coupling,
+        floor=float(floor),
     )

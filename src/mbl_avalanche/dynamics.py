@@ -528,8 +528,15 @@ class Channel:
         cand = np.flatnonzero(pop > 0.5)
         idx = int(cand[0]) if cand.size else -1
         return SlowModes(
-            gamma=self.gamma, eigenvalues=lam, rates=rates, population_weight=pop, tau_overlap=ov,
-            residual=res, vectors=np.moveaxis(xs, 0, -1), sigma=1.0 + eta, index=idx,
+            gamma=self.gamma,
+            eigenvalues=lam,
+            rates=rates,
+            population_weight=pop,
+            tau_overlap=ov,
+            residual=res,
+            vectors=np.moveaxis(xs, 0, -1),
+            sigma=1.0 + eta,
+            index=idx,
         )
 
 
@@ -740,8 +747,13 @@ def evolve(
     slow = np.argsort(-np.abs(w))
     slow = slow[np.abs(w[slow] - 1.0) > 1e-12][:8]
     return Trajectory(
-        times=t, z=z, distance=dist, method="spectral", initial=label,
-        reconstruction_error=recon, coefficients=weights[slow],
+        times=t,
+        z=z,
+        distance=dist,
+        method="spectral",
+        initial=label,
+        reconstruction_error=recon,
+        coefficients=weights[slow],
     )
 
 
@@ -826,7 +838,10 @@ def gamma_sweep(
         i = m.index
         rows.append(
             SweepRow(
-                gamma=g, r1=m.r1, r1_over_3gamma=m.r1_over_3gamma, Gamma=ch.Gamma,
+                gamma=g,
+                r1=m.r1,
+                r1_over_3gamma=m.r1_over_3gamma,
+                Gamma=ch.Gamma,
                 rel_error=(m.r1_over_3gamma - ch.Gamma) / ch.Gamma,
                 population_weight=float(m.population_weight[i]) if i >= 0 else float("nan"),
                 tau_overlap=float(m.tau_overlap[i]) if i >= 0 else float("nan"),
@@ -854,16 +869,23 @@ class DynamicsResult:
         i = m.index
         out: dict[str, Any] = dict(ch.result.meta)
         out.update(
-            L=ch.L, gamma=ch.gamma, Gamma=ch.Gamma, r1=m.r1, r1_over_3gamma=m.r1_over_3gamma,
-            rel_diff=(m.r1_over_3gamma - ch.Gamma) / ch.Gamma, r1_imag=float(m.rates[i].imag)
-            if i >= 0 else float("nan"),
+            L=ch.L,
+            gamma=ch.gamma,
+            Gamma=ch.Gamma,
+            r1=m.r1,
+            r1_over_3gamma=m.r1_over_3gamma,
+            rel_diff=(m.r1_over_3gamma - ch.Gamma) / ch.Gamma,
+            r1_imag=float(m.rates[i].imag) if i >= 0 else float("nan"),
             population_weight=float(m.population_weight[i]) if i >= 0 else float("nan"),
             tau_overlap=float(m.tau_overlap[i]) if i >= 0 else float("nan"),
             residual=float(m.residual[i]) if i >= 0 else float("nan"),
             next_rates_over_3gamma=[float(r) / (3 * ch.gamma) for r in m.rates.real],
             next_population_weights=[float(x) for x in m.population_weight],
-            trajectory_method=tr.method, initial=tr.initial, t_max=int(tr.times[-1]),
-            late_rate=tr.late_rate(), late_rate_over_r1=tr.late_rate() / m.r1,
+            trajectory_method=tr.method,
+            initial=tr.initial,
+            t_max=int(tr.times[-1]),
+            late_rate=tr.late_rate(),
+            late_rate_over_r1=tr.late_rate() / m.r1,
             reconstruction_error=tr.reconstruction_error,
             site_relaxation_times=[float(x) for x in tr.relaxation_times()],
             # first order: coherences decay at >= 2 gamma, populations at 3 gamma Gamma_k

@@ -107,8 +107,15 @@ class Column:
     volatile: bool = False
 
 
-def _c(name: str, dtype: Dtype, stage: str, meaning: str, unit: str = "",
-       presence: Presence = "ok", volatile: bool = False) -> Column:
+def _c(
+    name: str,
+    dtype: Dtype,
+    stage: str,
+    meaning: str,
+    unit: str = "",
+    presence: Presence = "ok",
+    volatile: bool = False,
+) -> Column:
     return Column(name, dtype, stage, meaning, unit, presence, volatile)
 
 
@@ -116,154 +123,502 @@ _PRIME = {"AB": "A-B", "ApB": "A'-B", "ABp": "A-B'", "ApBp": "A'-B'"}
 
 _COLUMNS: list[Column] = [
     # -- the sample and its model ------------------------------------------------------------
-    _c("L", "int", "model", "chain length (number of spins); the bath couples to site L",
-       "sites 1..L", "always"),
-    _c("alpha", "float", "model", "disorder parameter of the Floquet circuit (bond gates "
-       "exp(-i H/alpha)); alpha = 30 is MBL near the avalanche instability, alpha = 1 thermal",
-       "", "always"),
+    _c(
+        "L",
+        "int",
+        "model",
+        "chain length (number of spins); the bath couples to site L",
+        "sites 1..L",
+        "always",
+    ),
+    _c(
+        "alpha",
+        "float",
+        "model",
+        "disorder parameter of the Floquet circuit (bond gates "
+        "exp(-i H/alpha)); alpha = 30 is MBL near the avalanche instability, alpha = 1 thermal",
+        "",
+        "always",
+    ),
     _c("sample", "int", "model", "disorder sample index k", "k >= 0", "always"),
-    _c("seed", "int", "model", "root seed; sample k is drawn from SeedSequence(seed, "
-       "spawn_key=(L, float64 bits of alpha, k))", "", "always"),
-    _c("gue_scale", "float", "model", "scale of the bond GUE matrices (density "
-       "exp(-tr H^2 / gue_scale^2))", "", "always"),
-    _c("layer_order", "str", "model", "bond layer applied first after D: 'odd_first' (U_F = "
-       "W_even W_odd D) or 'even_first'", "", "always"),
-    _c("method", "str", "spectrum", "eigensolver used: 'fast', 'schur', 'fast->schur' (the fast "
-       "solver failed its check and Schur was used) or 'eigh' (Hamiltonian); in a failed record "
-       "the solver that was asked for", "", "always"),
-    _c("backend", "str", "spectrum", "where the eigensolver, rates and slowest mode ran: 'cpu' "
-       "or 'gpu'"),
-    _c("exact_certificate", "bool", "spectrum", "whether the unitarity, orthonormality and "
-       "eigen-residual figures are exact max-norms (else randomised Frobenius estimates)"),
-    _c("fast_residual_fro", "float", "spectrum", "fast solver: probe estimate of ||U V - V "
-       "diag(lambda)||_F after the refinement", "", "optional"),
-    _c("fast_orthonormality_fro", "float", "spectrum", "fast solver: probe estimate of "
-       "||V^dagger V - 1||_F", "", "optional"),
-    _c("fast_residual_bound", "float", "spectrum", "fast solver: bound of the second-order "
-       "remainder of the refinement step", "", "optional"),
-    _c("fast_clusters", "int", "spectrum", "fast solver: number of near-degenerate clusters "
-       "re-diagonalised by Schur", "", "optional"),
-    _c("source", "str", "model", "file or description of a user-supplied operator (instead of "
-       "the model's alpha, sample, seed)", "", "optional"),
-    _c("kind", "str", "analysis", "what was diagonalised: 'unitary' (Floquet U_F) or "
-       "'hamiltonian'", "", "always"),
+    _c(
+        "seed",
+        "int",
+        "model",
+        "root seed; sample k is drawn from SeedSequence(seed, "
+        "spawn_key=(L, float64 bits of alpha, k))",
+        "",
+        "always",
+    ),
+    _c(
+        "gue_scale",
+        "float",
+        "model",
+        "scale of the bond GUE matrices (density exp(-tr H^2 / gue_scale^2))",
+        "",
+        "always",
+    ),
+    _c(
+        "layer_order",
+        "str",
+        "model",
+        "bond layer applied first after D: 'odd_first' (U_F = W_even W_odd D) or 'even_first'",
+        "",
+        "always",
+    ),
+    _c(
+        "method",
+        "str",
+        "spectrum",
+        "eigensolver used: 'fast', 'schur', 'fast->schur' (the fast "
+        "solver failed its check and Schur was used) or 'eigh' (Hamiltonian); in a failed record "
+        "the solver that was asked for",
+        "",
+        "always",
+    ),
+    _c(
+        "backend",
+        "str",
+        "spectrum",
+        "where the eigensolver, rates and slowest mode ran: 'cpu' or 'gpu'",
+    ),
+    _c(
+        "exact_certificate",
+        "bool",
+        "spectrum",
+        "whether the unitarity, orthonormality and "
+        "eigen-residual figures are exact max-norms (else randomised Frobenius estimates)",
+    ),
+    _c(
+        "fast_residual_fro",
+        "float",
+        "spectrum",
+        "fast solver: probe estimate of ||U V - V diag(lambda)||_F after the refinement",
+        "",
+        "optional",
+    ),
+    _c(
+        "fast_orthonormality_fro",
+        "float",
+        "spectrum",
+        "fast solver: probe estimate of ||V^dagger V - 1||_F",
+        "",
+        "optional",
+    ),
+    _c(
+        "fast_residual_bound",
+        "float",
+        "spectrum",
+        "fast solver: bound of the second-order remainder of the refinement step",
+        "",
+        "optional",
+    ),
+    _c(
+        "fast_clusters",
+        "int",
+        "spectrum",
+        "fast solver: number of near-degenerate clusters re-diagonalised by Schur",
+        "",
+        "optional",
+    ),
+    _c(
+        "source",
+        "str",
+        "model",
+        "file or description of a user-supplied operator (instead of "
+        "the model's alpha, sample, seed)",
+        "",
+        "optional",
+    ),
+    _c(
+        "kind",
+        "str",
+        "analysis",
+        "what was diagonalised: 'unitary' (Floquet U_F) or 'hamiltonian'",
+        "",
+        "always",
+    ),
     # -- the bath: rate matrix, slowest mode (Eqs. 3-5) --------------------------------------
-    _c("Gamma", "float", "bath", "gap of the slowest mode from 1, from the positive sum of "
-       "Eq. (5): Gamma = sum_{m<n} D_mn / 2^L", "dimensionless; r_S = 3 gamma Gamma"),
-    _c("Gamma_eig", "float", "bath", "the same gap as the smallest eigenvalue of the deflated "
-       "Laplacian (kept for comparison; absolute error ~ cert_gamma_resolution)"),
-    _c("Gamma2", "float", "bath", "gap of the second slowest mode (Eq. 5 with its "
-       "eigenvector)"),
-    _c("rS_over_gamma", "float", "bath", "relaxation rate of the slowest mode per unit bath "
-       "coupling, r_S / gamma = 3 Gamma (first order in gamma)", "per period"),
-    _c("mu", "int", "bath", "first eigenstate of the pair with the largest D_mn (mu < nu)",
-       "eigenstate index, ascending quasienergy"),
-    _c("nu", "int", "bath", "second eigenstate of the pair with the largest D_mn",
-       "eigenstate index, ascending quasienergy"),
+    _c(
+        "Gamma",
+        "float",
+        "bath",
+        "gap of the slowest mode from 1, from the positive sum of "
+        "Eq. (5): Gamma = sum_{m<n} D_mn / 2^L",
+        "dimensionless; r_S = 3 gamma Gamma",
+    ),
+    _c(
+        "Gamma_eig",
+        "float",
+        "bath",
+        "the same gap as the smallest eigenvalue of the deflated "
+        "Laplacian (kept for comparison; absolute error ~ cert_gamma_resolution)",
+    ),
+    _c("Gamma2", "float", "bath", "gap of the second slowest mode (Eq. 5 with its eigenvector)"),
+    _c(
+        "rS_over_gamma",
+        "float",
+        "bath",
+        "relaxation rate of the slowest mode per unit bath "
+        "coupling, r_S / gamma = 3 Gamma (first order in gamma)",
+        "per period",
+    ),
+    _c(
+        "mu",
+        "int",
+        "bath",
+        "first eigenstate of the pair with the largest D_mn (mu < nu)",
+        "eigenstate index, ascending quasienergy",
+    ),
+    _c(
+        "nu",
+        "int",
+        "bath",
+        "second eigenstate of the pair with the largest D_mn",
+        "eigenstate index, ascending quasienergy",
+    ),
     _c("theta_mu", "float", "spectrum", "quasienergy of mu", "radians in (-pi, pi]"),
     _c("theta_nu", "float", "spectrum", "quasienergy of nu", "radians in (-pi, pi]"),
     _c("c_mu", "float", "bath", "slowest mode c at mu", "sum_n c_n^2 = 2^L"),
     _c("c_nu", "float", "bath", "slowest mode c at nu", "sum_n c_n^2 = 2^L"),
-    _c("D_top", "float", "bath", "the largest contribution D_mu,nu = S_mu,nu (c_mu - c_nu)^2 "
-       "(Eq. 4)"),
-    _c("R", "float", "bath", "fraction of the relaxation carried by the top pair, R = D_mu,nu "
-       "/ (2^L Gamma) (Fig. 2); R <= 1/2 in the MBL regime"),
+    _c(
+        "D_top",
+        "float",
+        "bath",
+        "the largest contribution D_mu,nu = S_mu,nu (c_mu - c_nu)^2 (Eq. 4)",
+    ),
+    _c(
+        "R",
+        "float",
+        "bath",
+        "fraction of the relaxation carried by the top pair, R = D_mu,nu "
+        "/ (2^L Gamma) (Fig. 2); R <= 1/2 in the MBL regime",
+    ),
     # -- the certificate ---------------------------------------------------------------------
-    _c("cert_unitarity_error", "float", "spectrum", "max|U^dagger U - 1| of the input unitary "
-       "(0 for a Hamiltonian)", "exact max-norm or Frobenius estimate (exact_certificate)"),
-    _c("cert_orthonormality_error", "float", "spectrum", "max|V^dagger V - 1| of the "
-       "eigenvectors", "exact max-norm or Frobenius estimate (exact_certificate)"),
-    _c("cert_eigen_residual", "float", "spectrum", "max_n ||U v_n - exp(i theta_n) v_n|| (or "
-       "||H v_n - E_n v_n|| / max|E|); NaN if the input was overwritten",
-       "exact max-norm or Frobenius estimate (exact_certificate)"),
-    _c("cert_row_sum_error", "float", "bath", "max_n |sum_m S_mn - 1|: completeness and "
-       "orthonormality of V seen by the rate matrix"),
-    _c("cert_gamma_rel_diff", "float", "bath", "|Gamma - Gamma_eig| / Gamma: how far the "
-       "eigenvalue is from Eq. (5)"),
-    _c("cert_gamma_ratio", "float", "bath", "Gamma / Gamma2 (the paper assumes a gap: below "
-       "1)"),
-    _c("cert_gamma_resolution", "float", "bath", "absolute eigenvalue resolution sqrt(N) eps "
-       "||Lap|| of the dense Laplacian eigensolver"),
-    _c("cert_gamma_residual", "float", "bath", "a-posteriori residual ||Lap c - Gamma c|| / "
-       "||c|| of the slowest mode (cancellation-free form)"),
-    _c("cert_gamma_floor", "float", "bath", "estimated absolute error of Gamma: "
-       "residual^2 / gap + rounding floor of the Ritz matrix"),
-    _c("cert_mode_error", "float", "bath", "estimated error (angle) of the slowest mode c",
-       "radians"),
-    _c("cert_min_splitting", "float", "spectrum", "smallest quasienergy spacing (modulo 2 pi); "
-       "eigenvectors of a pair with spacing delta carry an error ~1e-15/delta"),
-    _c("cert_degenerate_slow_mode", "bool", "bath", "flag: the slowest mode is not determined "
-       "to 1% (cert_mode_error > 0.01), e.g. alpha -> infinity"),
-    _c("cert_gamma_below_precision", "bool", "bath", "flag: Gamma below 10 times its floor, "
-       "not resolved in float64"),
+    _c(
+        "cert_unitarity_error",
+        "float",
+        "spectrum",
+        "max|U^dagger U - 1| of the input unitary (0 for a Hamiltonian)",
+        "exact max-norm or Frobenius estimate (exact_certificate)",
+    ),
+    _c(
+        "cert_orthonormality_error",
+        "float",
+        "spectrum",
+        "max|V^dagger V - 1| of the eigenvectors",
+        "exact max-norm or Frobenius estimate (exact_certificate)",
+    ),
+    _c(
+        "cert_eigen_residual",
+        "float",
+        "spectrum",
+        "max_n ||U v_n - exp(i theta_n) v_n|| (or "
+        "||H v_n - E_n v_n|| / max|E|); NaN if the input was overwritten",
+        "exact max-norm or Frobenius estimate (exact_certificate)",
+    ),
+    _c(
+        "cert_row_sum_error",
+        "float",
+        "bath",
+        "max_n |sum_m S_mn - 1|: completeness and orthonormality of V seen by the rate matrix",
+    ),
+    _c(
+        "cert_gamma_rel_diff",
+        "float",
+        "bath",
+        "|Gamma - Gamma_eig| / Gamma: how far the eigenvalue is from Eq. (5)",
+    ),
+    _c("cert_gamma_ratio", "float", "bath", "Gamma / Gamma2 (the paper assumes a gap: below 1)"),
+    _c(
+        "cert_gamma_resolution",
+        "float",
+        "bath",
+        "absolute eigenvalue resolution sqrt(N) eps ||Lap|| of the dense Laplacian eigensolver",
+    ),
+    _c(
+        "cert_gamma_residual",
+        "float",
+        "bath",
+        "a-posteriori residual ||Lap c - Gamma c|| / "
+        "||c|| of the slowest mode (cancellation-free form)",
+    ),
+    _c(
+        "cert_gamma_floor",
+        "float",
+        "bath",
+        "estimated absolute error of Gamma: residual^2 / gap + rounding floor of the Ritz matrix",
+    ),
+    _c(
+        "cert_mode_error",
+        "float",
+        "bath",
+        "estimated error (angle) of the slowest mode c",
+        "radians",
+    ),
+    _c(
+        "cert_min_splitting",
+        "float",
+        "spectrum",
+        "smallest quasienergy spacing (modulo 2 pi); "
+        "eigenvectors of a pair with spacing delta carry an error ~1e-15/delta",
+    ),
+    _c(
+        "cert_degenerate_slow_mode",
+        "bool",
+        "bath",
+        "flag: the slowest mode is not determined "
+        "to 1% (cert_mode_error > 0.01), e.g. alpha -> infinity",
+    ),
+    _c(
+        "cert_gamma_below_precision",
+        "bool",
+        "bath",
+        "flag: Gamma below 10 times its floor, not resolved in float64",
+    ),
     _c("cert_flags", "str", "analysis", "the raised flags, comma-separated ('' if none)"),
     # -- the near-resonant set (paper Figs. 3-4) ---------------------------------------------
-    _c("case", "str", "resonance", "'Z' if Z_jump(mu, nu) >= 1/2 (the resonance flips the bath "
-       "site: {A, B} = {mu, nu}), else 'XY' (the top pair is {A, B'})", "", "optional"),
-    _c("zjump_mu_nu", "float", "resonance", "Z_jump(mu, nu) = |<mu|Z_L|nu>|^2 / sum_j "
-       "|<mu|E_j|nu>|^2", "in [0, 1]", "optional"),
-    _c("mu_p", "int", "resonance", "mu' = the eigenstate n != mu with the largest |<mu|X_L|n>| "
-       "(tau^x_L mu)", "eigenstate index", "optional"),
-    _c("nu_p", "int", "resonance", "nu' = the eigenstate n != nu with the largest |<nu|X_L|n>|",
-       "eigenstate index", "optional"),
-    _c("A", "int", "resonance", "eigenstate A of the near-resonant pair {A, B}",
-       "eigenstate index", "optional"),
-    _c("B", "int", "resonance", "eigenstate B of the near-resonant pair {A, B}",
-       "eigenstate index", "optional"),
-    _c("Ap", "int", "resonance", "A' = tau^x_L A (the partner of A)", "eigenstate index",
-       "optional"),
-    _c("Bp", "int", "resonance", "B' = tau^x_L B (the partner of B)", "eigenstate index",
-       "optional"),
+    _c(
+        "case",
+        "str",
+        "resonance",
+        "'Z' if Z_jump(mu, nu) >= 1/2 (the resonance flips the bath "
+        "site: {A, B} = {mu, nu}), else 'XY' (the top pair is {A, B'})",
+        "",
+        "optional",
+    ),
+    _c(
+        "zjump_mu_nu",
+        "float",
+        "resonance",
+        "Z_jump(mu, nu) = |<mu|Z_L|nu>|^2 / sum_j |<mu|E_j|nu>|^2",
+        "in [0, 1]",
+        "optional",
+    ),
+    _c(
+        "mu_p",
+        "int",
+        "resonance",
+        "mu' = the eigenstate n != mu with the largest |<mu|X_L|n>| (tau^x_L mu)",
+        "eigenstate index",
+        "optional",
+    ),
+    _c(
+        "nu_p",
+        "int",
+        "resonance",
+        "nu' = the eigenstate n != nu with the largest |<nu|X_L|n>|",
+        "eigenstate index",
+        "optional",
+    ),
+    _c(
+        "A",
+        "int",
+        "resonance",
+        "eigenstate A of the near-resonant pair {A, B}",
+        "eigenstate index",
+        "optional",
+    ),
+    _c(
+        "B",
+        "int",
+        "resonance",
+        "eigenstate B of the near-resonant pair {A, B}",
+        "eigenstate index",
+        "optional",
+    ),
+    _c(
+        "Ap",
+        "int",
+        "resonance",
+        "A' = tau^x_L A (the partner of A)",
+        "eigenstate index",
+        "optional",
+    ),
+    _c(
+        "Bp",
+        "int",
+        "resonance",
+        "B' = tau^x_L B (the partner of B)",
+        "eigenstate index",
+        "optional",
+    ),
 ]
 for _p in PAIRS:
-    _COLUMNS.append(_c(f"S_{_p}", "float", "resonance", f"rate-matrix element S of the "
-                       f"{_PRIME[_p]} pair (Eq. 3)", "", "optional"))
-    _COLUMNS.append(_c(f"D_{_p}", "float", "resonance", f"contribution D of the {_PRIME[_p]} "
-                       "pair to the relaxation (Eq. 4)", "", "optional"))
+    _COLUMNS.append(
+        _c(
+            f"S_{_p}",
+            "float",
+            "resonance",
+            f"rate-matrix element S of the {_PRIME[_p]} pair (Eq. 3)",
+            "",
+            "optional",
+        )
+    )
+    _COLUMNS.append(
+        _c(
+            f"D_{_p}",
+            "float",
+            "resonance",
+            f"contribution D of the {_PRIME[_p]} pair to the relaxation (Eq. 4)",
+            "",
+            "optional",
+        )
+    )
 _COLUMNS += [
-    _c("ratio_SABp_SApB", "float", "resonance", "S_AB' / S_A'B (Fig. 4(a): peaked near 1)", "",
-       "optional"),
-    _c("ratio_SAB_SABp", "float", "resonance", "S_AB / S_AB' (Fig. 4(b), Z case: near 2)", "",
-       "optional"),
-    _c("ratio_SAB_SApB", "float", "resonance", "S_AB / S_A'B (Fig. 4(b), Z case: near 2)", "",
-       "optional"),
-    _c("zjump_AB", "float", "resonance", "Z_jump(A, B) (Fig. 4(b) inset: near 1 in the Z case)",
-       "in [0, 1]", "optional"),
-    _c("zjump_ABp", "float", "resonance", "Z_jump(A, B') (Fig. 4(a) inset: near 0)", "in [0, 1]",
-       "optional"),
-    _c("zjump_ApB", "float", "resonance", "Z_jump(A', B) (Fig. 4(a) inset: near 0)", "in [0, 1]",
-       "optional"),
-    _c("dc_AAp", "float", "resonance", "c_A - c_A' (small: the slow mode barely changes when "
-       "the l-bit next to the bath flips)", "", "optional"),
+    _c(
+        "ratio_SABp_SApB",
+        "float",
+        "resonance",
+        "S_AB' / S_A'B (Fig. 4(a): peaked near 1)",
+        "",
+        "optional",
+    ),
+    _c(
+        "ratio_SAB_SABp",
+        "float",
+        "resonance",
+        "S_AB / S_AB' (Fig. 4(b), Z case: near 2)",
+        "",
+        "optional",
+    ),
+    _c(
+        "ratio_SAB_SApB",
+        "float",
+        "resonance",
+        "S_AB / S_A'B (Fig. 4(b), Z case: near 2)",
+        "",
+        "optional",
+    ),
+    _c(
+        "zjump_AB",
+        "float",
+        "resonance",
+        "Z_jump(A, B) (Fig. 4(b) inset: near 1 in the Z case)",
+        "in [0, 1]",
+        "optional",
+    ),
+    _c(
+        "zjump_ABp",
+        "float",
+        "resonance",
+        "Z_jump(A, B') (Fig. 4(a) inset: near 0)",
+        "in [0, 1]",
+        "optional",
+    ),
+    _c(
+        "zjump_ApB",
+        "float",
+        "resonance",
+        "Z_jump(A', B) (Fig. 4(a) inset: near 0)",
+        "in [0, 1]",
+        "optional",
+    ),
+    _c(
+        "dc_AAp",
+        "float",
+        "resonance",
+        "c_A - c_A' (small: the slow mode barely changes when the l-bit next to the bath flips)",
+        "",
+        "optional",
+    ),
     _c("dc_BBp", "float", "resonance", "c_B - c_B'", "", "optional"),
     _c("dc_mu_nu", "float", "resonance", "|c_mu - c_nu| (of order 1)", "", "optional"),
-    _c("frac_four", "float", "resonance", "share of 2^L Gamma carried by the pairs within "
-       "{A, B, A', B'}", "", "optional"),
+    _c(
+        "frac_four",
+        "float",
+        "resonance",
+        "share of 2^L Gamma carried by the pairs within {A, B, A', B'}",
+        "",
+        "optional",
+    ),
 ]
 for _k in (1, 2, 4, 8):
-    _COLUMNS.append(_c(f"frac_top{_k}", "float", "resonance", f"share of 2^L Gamma carried by "
-                       f"the {_k} largest D_mn", "", "optional"))
+    _COLUMNS.append(
+        _c(
+            f"frac_top{_k}",
+            "float",
+            "resonance",
+            f"share of 2^L Gamma carried by the {_k} largest D_mn",
+            "",
+            "optional",
+        )
+    )
 for _p in PAIRS:
-    _COLUMNS.append(_c(f"angle_{_p}", "float", "resonance", f"demixing angle of the "
-                       f"{_PRIME[_p]} pair (Fig. 4(c, d)); eps ~ angle/2 of Eq. (7)",
-                       "radians in [0, pi/2]", "optional"))
-    _COLUMNS.append(_c(f"split_{_p}", "float", "resonance", f"quasienergy splitting delta of "
-                       f"the {_PRIME[_p]} pair (modulo 2 pi)", "radians in [0, pi]",
-                       "optional"))
-    _COLUMNS.append(_c(f"trusted_{_p}", "bool", "resonance", f"whether the splitting of the "
-                       f"{_PRIME[_p]} pair resolves its angle (eigenvector error 1e-15/delta "
-                       "below 1% of the angle)", "", "optional"))
+    _COLUMNS.append(
+        _c(
+            f"angle_{_p}",
+            "float",
+            "resonance",
+            f"demixing angle of the {_PRIME[_p]} pair (Fig. 4(c, d)); eps ~ angle/2 of Eq. (7)",
+            "radians in [0, pi/2]",
+            "optional",
+        )
+    )
+    _COLUMNS.append(
+        _c(
+            f"split_{_p}",
+            "float",
+            "resonance",
+            f"quasienergy splitting delta of the {_PRIME[_p]} pair (modulo 2 pi)",
+            "radians in [0, pi]",
+            "optional",
+        )
+    )
+    _COLUMNS.append(
+        _c(
+            f"trusted_{_p}",
+            "bool",
+            "resonance",
+            f"whether the splitting of the "
+            f"{_PRIME[_p]} pair resolves its angle (eigenvector error 1e-15/delta "
+            "below 1% of the angle)",
+            "",
+            "optional",
+        )
+    )
 _COLUMNS += [
-    _c("x", "float", "resonance", "resonance location: the site closest to the bath where the "
-       "demixed |a>, |b> have opposite <Z_i> (NaN if none)", "site 1..L", "optional"),
-    _c("x_over_L", "float", "resonance", "x / L (SM: most probable near 0.8 at the largest L)",
-       "", "optional"),
-    _c("bits_a", "str", "resonance", "dominant basis state of the demixed |a>",
-       "s_1 ... s_L, 0 = spin up", "optional"),
-    _c("bits_b", "str", "resonance", "dominant basis state of the demixed |b>",
-       "s_1 ... s_L, 0 = spin up", "optional"),
-    _c("flip_sites", "str", "resonance", "sites where bits_a and bits_b differ",
-       "comma-separated, 1-based", "optional"),
+    _c(
+        "x",
+        "float",
+        "resonance",
+        "resonance location: the site closest to the bath where the "
+        "demixed |a>, |b> have opposite <Z_i> (NaN if none)",
+        "site 1..L",
+        "optional",
+    ),
+    _c(
+        "x_over_L",
+        "float",
+        "resonance",
+        "x / L (SM: most probable near 0.8 at the largest L)",
+        "",
+        "optional",
+    ),
+    _c(
+        "bits_a",
+        "str",
+        "resonance",
+        "dominant basis state of the demixed |a>",
+        "s_1 ... s_L, 0 = spin up",
+        "optional",
+    ),
+    _c(
+        "bits_b",
+        "str",
+        "resonance",
+        "dominant basis state of the demixed |b>",
+        "s_1 ... s_L, 0 = spin up",
+        "optional",
+    ),
+    _c(
+        "flip_sites",
+        "str",
+        "resonance",
+        "sites where bits_a and bits_b differ",
+        "comma-separated, 1-based",
+        "optional",
+    ),
 ]
 for _stage, _what in (
     ("build", "building U_F (model)"),
@@ -274,18 +629,48 @@ for _stage, _what in (
     ("rest", "the top pair and the certificate"),
     ("resonance", "the near-resonance analysis"),
 ):
-    _COLUMNS.append(_c(f"time_{_stage}", "float", "analysis", f"wall time of {_what}",
-                       "seconds", "optional", True))
+    _COLUMNS.append(
+        _c(
+            f"time_{_stage}",
+            "float",
+            "analysis",
+            f"wall time of {_what}",
+            "seconds",
+            "optional",
+            True,
+        )
+    )
 _COLUMNS += [
     _c("status", "str", "runner", "'ok', or 'failed' (the analysis raised)", "", "always"),
     _c("error", "str", "runner", "'Type: message' of a failed sample ('' if ok)", "", "always"),
-    _c("blas_threads", "int", "runner", "BLAS threads the sample ran with (they set the "
-       "floating-point summation order, so they are part of the result)", "", "always"),
+    _c(
+        "blas_threads",
+        "int",
+        "runner",
+        "BLAS threads the sample ran with (they set the "
+        "floating-point summation order, so they are part of the result)",
+        "",
+        "always",
+    ),
     _c("host", "str", "runner", "host name of the worker", "", "always", True),
-    _c("wall_time", "float", "runner", "wall time of the whole sample on its worker (NaN if "
-       "the task failed as a whole)", "seconds", "always", True),
-    _c("shard", "str", "store", "shard file the record was read from (added when a run "
-       "directory is read; not stored)", "", "optional", True),
+    _c(
+        "wall_time",
+        "float",
+        "runner",
+        "wall time of the whole sample on its worker (NaN if the task failed as a whole)",
+        "seconds",
+        "always",
+        True,
+    ),
+    _c(
+        "shard",
+        "str",
+        "store",
+        "shard file the record was read from (added when a run directory is read; not stored)",
+        "",
+        "optional",
+        True,
+    ),
 ]
 
 #: Every column of a per-sample record, by name, in table order.
@@ -295,14 +680,27 @@ if len(COLUMNS) != len(_COLUMNS):  # pragma: no cover - a typo in the list above
 
 #: Columns that :func:`mbl_avalanche.stats.prepare` derives for figures and report.
 DERIVED: dict[str, Column] = {
-    c.name: c for c in (
-        _c("regime", "str", "table", "'MBL', 'thermal' or 'intermediate', from alpha "
-           "(mbl_avalanche.stats.Regimes)"),
+    c.name: c
+    for c in (
+        _c(
+            "regime",
+            "str",
+            "table",
+            "'MBL', 'thermal' or 'intermediate', from alpha (mbl_avalanche.stats.Regimes)",
+        ),
         _c("lnGamma", "float", "table", "ln Gamma (NaN where Gamma <= 0)"),
-        _c("gap_ratio", "float", "table", "Gamma2 / Gamma (from 1 / cert_gamma_ratio if "
-           "Gamma2 is missing)"),
-        _c("flagged", "float", "table", "1 if any accuracy flag is raised, 0 if none, NaN if "
-           "the table has no flag columns"),
+        _c(
+            "gap_ratio",
+            "float",
+            "table",
+            "Gamma2 / Gamma (from 1 / cert_gamma_ratio if Gamma2 is missing)",
+        ),
+        _c(
+            "flagged",
+            "float",
+            "table",
+            "1 if any accuracy flag is raised, 0 if none, NaN if the table has no flag columns",
+        ),
     )
 }
 
@@ -364,8 +762,11 @@ def required_columns(rec: Mapping[str, Any], require: Require = "run") -> list[s
     if require == "sample":
         return ["L", "kind", *(c.name for c in _COLUMNS if c.presence == "ok")]
     ok = rec.get("status", "ok") == "ok"
-    return [c.name for c in _COLUMNS if c.name != "shard"
-            and (c.presence == "always" or (ok and c.presence == "ok"))]
+    return [
+        c.name
+        for c in _COLUMNS
+        if c.name != "shard" and (c.presence == "always" or (ok and c.presence == "ok"))
+    ]
 
 
 def validate(rec: Mapping[str, Any], *, require: Require = "run", where: str = "record") -> None:
@@ -378,11 +779,11 @@ def validate(rec: Mapping[str, Any], *, require: Require = "run", where: str = "
     for key, value in rec.items():
         col = COLUMNS.get(key)
         if col is None:
-            raise SchemaError(f"{where}: column {key!r} is not in the record schema "
-                              f"(version {RECORD_VERSION})")
+            raise SchemaError(
+                f"{where}: column {key!r} is not in the record schema (version {RECORD_VERSION})"
+            )
         if not _type_ok(value, col.dtype):
-            raise SchemaError(f"{where}: column {key!r} = {value!r} is not of dtype "
-                              f"{col.dtype}")
+            raise SchemaError(f"{where}: column {key!r} = {value!r} is not of dtype {col.dtype}")
     missing = [name for name in required_columns(rec, require) if name not in rec]
     if missing:
         raise SchemaError(f"{where}: columns missing: {', '.join(missing)}")
@@ -396,19 +797,26 @@ def upgrade(rec: dict[str, Any], version: int | None) -> dict[str, Any]:
     """
     v = 1 if version is None else int(version)
     if v > RECORD_VERSION:
-        raise SchemaError(f"record version {v} is newer than this package's "
-                          f"{RECORD_VERSION}: upgrade mbl-avalanche to read it")
+        raise SchemaError(
+            f"record version {v} is newer than this package's "
+            f"{RECORD_VERSION}: upgrade mbl-avalanche to read it"
+        )
     if v < 1:
         raise SchemaError(f"record version {v} is not known")
     return rec
 
 
-_PANDAS = {"int": ("int64", "Int64"), "float": ("float64", "float64"),
-           "bool": ("bool", "boolean"), "str": ("object", "object")}
+_PANDAS = {
+    "int": ("int64", "Int64"),
+    "float": ("float64", "float64"),
+    "bool": ("bool", "boolean"),
+    "str": ("object", "object"),
+}
 
 
-def table_dtypes(columns: Iterable[str], has_missing: Mapping[str, bool] | None = None
-                 ) -> dict[str, str]:
+def table_dtypes(
+    columns: Iterable[str], has_missing: Mapping[str, bool] | None = None
+) -> dict[str, str]:
     """pandas dtypes of the schema columns among ``columns``.
 
     An integer or boolean column with missing entries (``has_missing[name]``, e.g. the analysis
@@ -448,15 +856,24 @@ def columns_markdown() -> str:
         cols = [c for c in _COLUMNS if c.stage == stage]
         if not cols:
             continue
-        lines += [f"## Stage `{stage}`", "", "| column | dtype | meaning | unit / convention | "
-                  "presence |", "|---|---|---|---|---|"]
+        lines += [
+            f"## Stage `{stage}`",
+            "",
+            "| column | dtype | meaning | unit / convention | presence |",
+            "|---|---|---|---|---|",
+        ]
         for c in cols:
             pres = c.presence + (", volatile" if c.volatile else "")
-            lines.append(f"| `{c.name}` | {c.dtype} | {_md_escape(c.meaning)} | "
-                         f"{_md_escape(c.unit)} | {pres} |")
+            lines.append(
+                f"| `{c.name}` | {c.dtype} | {_md_escape(c.meaning)} | "
+                f"{_md_escape(c.unit)} | {pres} |"
+            )
         lines.append("")
-    lines += ["## Derived by `mbl_avalanche.stats.prepare` (not stored)", "",
-              "| column | dtype | meaning |", "|---|---|---|"]
+    lines += [
+        "## Derived by `mbl_avalanche.stats.prepare` (not stored)",
+        "",
+        "| column | dtype | meaning |",
+        "|---|---|---|",
+    ]
     lines += [f"| `{c.name}` | {c.dtype} | {_md_escape(c.meaning)} |" for c in DERIVED.values()]
     return "\n".join(lines) + "\n"
-

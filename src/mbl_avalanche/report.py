@@ -148,16 +148,22 @@ class Claim:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
         return {
-            "key": self.key, "title": self.title, "paper": self.paper,
-            "criterion": self.criterion, "selection": self.selection,
+            "key": self.key,
+            "title": self.title,
+            "paper": self.paper,
+            "criterion": self.criterion,
+            "selection": self.selection,
             **{k: v for k, v in self.estimate.to_dict().items()},
-            "verdict": self.verdict, "note": self.note, "groups": self.groups,
+            "verdict": self.verdict,
+            "note": self.note,
+            "groups": self.groups,
             "extra": self.extra,
         }
 
 
-def _nodata(key: str, title: str, paper: str, criterion: str, why: str, level: float,
-            n_boot: int) -> Claim:
+def _nodata(
+    key: str, title: str, paper: str, criterion: str, why: str, level: float, n_boot: int
+) -> Claim:
     est = Estimate(math.nan, math.nan, math.nan, 0, level, n_boot)
     return Claim(key, title, paper, criterion, "", est, "no data", note=why)
 
@@ -169,8 +175,16 @@ def _group_row(est: Estimate, **labels: Any) -> dict[str, Any]:
 class _Ctx:
     """Shared inputs of the claim functions."""
 
-    def __init__(self, df: pd.DataFrame, regimes: Regimes, n_boot: int, level: float,
-                 seed: int, L: int | None, alpha: float | None) -> None:
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        regimes: Regimes,
+        n_boot: int,
+        level: float,
+        seed: int,
+        L: int | None,
+        alpha: float | None,
+    ) -> None:
         self.df = df
         self.regimes = regimes
         self.n_boot = n_boot
@@ -186,8 +200,9 @@ class _Ctx:
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self._count,)))
 
     def boot(self, statistic: Callable[..., float], strata: Any) -> Estimate:
-        return stats.bootstrap(statistic, strata, n_boot=self.n_boot, level=self.level,
-                               seed=self.rng())
+        return stats.bootstrap(
+            statistic, strata, n_boot=self.n_boot, level=self.level, seed=self.rng()
+        )
 
     def mbl(self) -> pd.DataFrame:
         """Rows of the headline MBL alpha."""
@@ -216,6 +231,7 @@ def _median(x: np.ndarray) -> float:
 # The claims
 # ---------------------------------------------------------------------------------------------
 
+
 def claim_R_le_half(c: _Ctx) -> Claim:
     key, title = "R_le_half", "fraction of MBL samples with R <= 1/2"
     paper = "R never exceeds 1/2 (Fig. 2; minimal model: D_mu,nu <= half the total)"
@@ -224,8 +240,7 @@ def claim_R_le_half(c: _Ctx) -> Claim:
     r = numeric(d, "R")
     ok = np.isfinite(r)
     if not ok.any():
-        return _nodata(key, title, paper, crit, "no MBL sample with a finite R", c.level,
-                       c.n_boot)
+        return _nodata(key, title, paper, crit, "no MBL sample with a finite R", c.level, c.n_boot)
     ind = (r[ok] <= 0.5).astype(float)
     est = c.boot(_mean, ind)
     lo, hi = stats.wilson_interval(int(ind.sum()), ind.size, c.level)
@@ -236,7 +251,14 @@ def claim_R_le_half(c: _Ctx) -> Claim:
     verdict = verdict_at_least(est, R_HALF_MIN_FRACTION)
     rmax = float(np.max(r[ok]))
     return Claim(
-        key, title, paper, crit, "all MBL samples (all L)", est, verdict, groups,
+        key,
+        title,
+        paper,
+        crit,
+        "all MBL samples (all L)",
+        est,
+        verdict,
+        groups,
         note=f"max R = {rmax:.4g}; Wilson interval [{lo:.4g}, {hi:.4g}]",
         extra={"max_R": rmax, "wilson_low": lo, "wilson_high": hi},
     )
@@ -270,18 +292,24 @@ def claim_thermal_decay(c: _Ctx) -> Claim:
             est, Ls, meds = _decay(c, sub[np.isclose(sub["alpha"], a)])
             if not Ls:
                 continue
-            groups.append(_group_row(est, regime=reg, alpha=float(a),
-                                     L=f"{min(Ls)}-{max(Ls)}",
-                                     medians={str(L): m for L, m in zip(Ls, meds, strict=True)}))
+            groups.append(
+                _group_row(
+                    est,
+                    regime=reg,
+                    alpha=float(a),
+                    L=f"{min(Ls)}-{max(Ls)}",
+                    medians={str(L): m for L, m in zip(Ls, meds, strict=True)},
+                )
+            )
             per_regime[reg].append(est)
             if prim is not None and math.isclose(a, prim):
                 heads[reg] = (a, est, Ls)
     if "thermal" not in heads or not math.isfinite(heads["thermal"][1].value):
-        return _nodata(key, title, paper, crit, "needs thermal samples at >= 2 values of L",
-                       c.level, c.n_boot)
+        return _nodata(
+            key, title, paper, crit, "needs thermal samples at >= 2 values of L", c.level, c.n_boot
+        )
     a, est, Ls = heads["thermal"]
-    verdict = ("consistent" if est.low > 0 else "inconsistent" if est.high < 0
-               else "inconclusive")
+    verdict = "consistent" if est.low > 0 else "inconsistent" if est.high < 0 else "inconclusive"
     if est.n < MIN_SAMPLES:
         verdict = "inconclusive"
     note = ""
@@ -290,8 +318,17 @@ def claim_thermal_decay(c: _Ctx) -> Claim:
         note = f"MBL alpha={am:g}: kappa = {em.format('.3g')}"
         if verdict == "consistent" and not est.value > abs(em.value):
             verdict = "inconsistent" if est.high < abs(em.value) else "inconclusive"
-    return Claim(key, title, paper, crit, f"thermal alpha={a:g}, L={min(Ls)}..{max(Ls)}", est,
-                 verdict, groups, note=note)
+    return Claim(
+        key,
+        title,
+        paper,
+        crit,
+        f"thermal alpha={a:g}, L={min(Ls)}..{max(Ls)}",
+        est,
+        verdict,
+        groups,
+        note=note,
+    )
 
 
 def claim_zjump(c: _Ctx) -> Claim:
@@ -300,7 +337,12 @@ def claim_zjump(c: _Ctx) -> Claim:
     paper = "Z_jump(mu,nu) is extremely close to 0 or 1 in any one sample (Fig. 4 insets)"
     crit = f"fraction >= {ZJUMP_MIN_FRACTION}"
     return _fraction_claim(
-        c, key, title, paper, crit, "zjump_mu_nu",
+        c,
+        key,
+        title,
+        paper,
+        crit,
+        "zjump_mu_nu",
         lambda g: stats.near_zero_or_one(finite(numeric(g, "zjump_mu_nu")), ZJUMP_TOL),
         ZJUMP_MIN_FRACTION,
         note_fn=lambda g: (
@@ -309,14 +351,23 @@ def claim_zjump(c: _Ctx) -> Claim:
     )
 
 
-def _fraction_claim(c: _Ctx, key: str, title: str, paper: str, crit: str, col: str,
-                    indicator: Callable[[pd.DataFrame], np.ndarray], threshold: float,
-                    note_fn: Callable[[pd.DataFrame], str] | None = None) -> Claim:
+def _fraction_claim(
+    c: _Ctx,
+    key: str,
+    title: str,
+    paper: str,
+    crit: str,
+    col: str,
+    indicator: Callable[[pd.DataFrame], np.ndarray],
+    threshold: float,
+    note_fn: Callable[[pd.DataFrame], str] | None = None,
+) -> Claim:
     sub = c.mbl()
     L = c.headline_L(sub, col)
     if L is None:
-        return _nodata(key, title, paper, crit, f"no MBL sample with column {col}", c.level,
-                       c.n_boot)
+        return _nodata(
+            key, title, paper, crit, f"no MBL sample with column {col}", c.level, c.n_boot
+        )
     groups = []
     for Lg, g in sub.groupby("L"):
         ind = indicator(g)
@@ -329,12 +380,14 @@ def _fraction_claim(c: _Ctx, key: str, title: str, paper: str, crit: str, col: s
     est = c.boot(_mean, ind)
     verdict = verdict_at_least(est, threshold)
     note = note_fn(head) if note_fn else ""
-    return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={L}", est, verdict, groups,
-                 note=note)
+    return Claim(
+        key, title, paper, crit, f"alpha={c.alpha:g}, L={L}", est, verdict, groups, note=note
+    )
 
 
-def _median_claim(c: _Ctx, key: str, title: str, paper: str, col: str, target: float,
-                  z_only: bool) -> Claim:
+def _median_claim(
+    c: _Ctx, key: str, title: str, paper: str, col: str, target: float, z_only: bool
+) -> Claim:
     lo_t, hi_t = target / RATIO_TOL, target * RATIO_TOL
     crit = f"median in [{lo_t:.3g}, {hi_t:.3g}]"
     sub = c.mbl()
@@ -352,20 +405,40 @@ def _median_claim(c: _Ctx, key: str, title: str, paper: str, col: str, target: f
     v = finite(numeric(sub[sub["L"] == L], col))
     est = c.boot(_median, v)
     verdict = verdict_within(est, lo_t, hi_t)
-    return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={L}" + (", Z case" * z_only),
-                 est, verdict, groups)
+    return Claim(
+        key,
+        title,
+        paper,
+        crit,
+        f"alpha={c.alpha:g}, L={L}" + (", Z case" * z_only),
+        est,
+        verdict,
+        groups,
+    )
 
 
 def claim_median_SABp_SApB(c: _Ctx) -> Claim:
     return _median_claim(
-        c, "median_SABp_SApB", "median of S_AB'/S_A'B (MBL)",
-        "S_AB'/S_A'B is peaked near 1 (Fig. 4(a))", "ratio_SABp_SApB", 1.0, False)
+        c,
+        "median_SABp_SApB",
+        "median of S_AB'/S_A'B (MBL)",
+        "S_AB'/S_A'B is peaked near 1 (Fig. 4(a))",
+        "ratio_SABp_SApB",
+        1.0,
+        False,
+    )
 
 
 def claim_median_SAB_SABp(c: _Ctx) -> Claim:
     cl = _median_claim(
-        c, "median_SAB_SABp_Z", "median of S_AB/S_AB' in the Z case (MBL)",
-        "Z case: S_AB ~ 2 S_AB' ~ 2 S_A'B (Fig. 4(b))", "ratio_SAB_SABp", 2.0, True)
+        c,
+        "median_SAB_SABp_Z",
+        "median of S_AB/S_AB' in the Z case (MBL)",
+        "Z case: S_AB ~ 2 S_AB' ~ 2 S_A'B (Fig. 4(b))",
+        "ratio_SAB_SABp",
+        2.0,
+        True,
+    )
     if cl.verdict != "no data":
         sub = c.mbl()
         sub = sub[stats.case_of(sub) == "Z"]
@@ -390,10 +463,15 @@ def _ab_largest(g: pd.DataFrame) -> np.ndarray:
 
 def claim_AB_largest(c: _Ctx) -> Claim:
     cl = _fraction_claim(
-        c, "AB_largest_angle",
+        c,
+        "AB_largest_angle",
         "fraction of MBL samples whose AB demixing angle is the largest of the four pairs",
         "the AB demixing angle is by far the largest (Fig. 4(c, d))",
-        f"fraction >= {AB_MIN_FRACTION}", "angle_AB", _ab_largest, AB_MIN_FRACTION)
+        f"fraction >= {AB_MIN_FRACTION}",
+        "angle_AB",
+        _ab_largest,
+        AB_MIN_FRACTION,
+    )
     if cl.verdict != "no data":
         sub = c.mbl()
         L = c.headline_L(sub, "angle_AB")
@@ -413,8 +491,10 @@ def claim_AB_largest(c: _Ctx) -> Claim:
             ind = _ab_largest(head[ok])
             if ind.size:
                 e = c.boot(_mean, ind)
-                parts.append(f"only samples whose four angles are trusted (splitting resolves "
-                             f"the angle): {e.format('.3g')} (n={e.n} of {len(head)})")
+                parts.append(
+                    f"only samples whose four angles are trusted (splitting resolves "
+                    f"the angle): {e.format('.3g')} (n={e.n} of {len(head)})"
+                )
                 cl.extra["trusted_only"] = e.to_dict()
         cl.note = "; ".join(parts)
     return cl
@@ -434,19 +514,22 @@ def claim_x_mode(c: _Ctx) -> Claim:
     for Lg, g in sub.groupby("L"):
         v = finite(numeric(g, col))
         if v.size:
-            groups.append(_group_row(c.boot(stats.discrete_mode, v), alpha=c.alpha, L=int(Lg),
-                                     mean=float(v.mean())))
+            groups.append(
+                _group_row(
+                    c.boot(stats.discrete_mode, v), alpha=c.alpha, L=int(Lg), mean=float(v.mean())
+                )
+            )
     v = finite(numeric(sub[sub["L"] == L], col))
     est = c.boot(stats.discrete_mode, v)
     verdict = verdict_within(est, 0.8 - X_MODE_TOL, 0.8 + X_MODE_TOL)
     n_none = int(np.sum(~np.isfinite(numeric(sub[sub["L"] == L], col))))
     note = f"mean x/L = {v.mean():.3g}" + (f"; {n_none} samples without x" if n_none else "")
-    return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={L}", est, verdict, groups,
-                 note=note)
+    return Claim(
+        key, title, paper, crit, f"alpha={c.alpha:g}, L={L}", est, verdict, groups, note=note
+    )
 
 
-def _slope_est(c: _Ctx, sub: pd.DataFrame, top: int | None = None
-               ) -> tuple[Estimate, list[int]]:
+def _slope_est(c: _Ctx, sub: pd.DataFrame, top: int | None = None) -> tuple[Estimate, list[int]]:
     groups = stats.group_values(sub, "lnGamma")
     if top is not None:
         groups = dict(list(groups.items())[-top:])
@@ -465,8 +548,10 @@ def _slope_est(c: _Ctx, sub: pd.DataFrame, top: int | None = None
 def claim_lnGamma_slope(c: _Ctx) -> Claim:
     key = "lnGamma_slope"
     title = f"slope of mean ln Gamma against L (MBL, largest {LNGAMMA_TOP_L} L), vs -ln 4"
-    paper = ("alpha = 30 is near the avalanche instability: mean ln Gamma falls by about ln 4 "
-             "per site (MBL stable only if faster than 4^-L)")
+    paper = (
+        "alpha = 30 is near the avalanche instability: mean ln Gamma falls by about ln 4 "
+        "per site (MBL stable only if faster than 4^-L)"
+    )
     crit = f"|slope/ln4 + 1| <= {LNGAMMA_REL_TOL}"
     groups = []
     head = None
@@ -477,13 +562,21 @@ def claim_lnGamma_slope(c: _Ctx) -> Claim:
             est, Ls = _slope_est(c, sub, top)
             if len(Ls) < 2:
                 continue
-            groups.append(_group_row(est, alpha=float(a), regime=reg, L=f"{min(Ls)}-{max(Ls)}",
-                                     slope_over_ln4=est.value / LN4))
+            groups.append(
+                _group_row(
+                    est,
+                    alpha=float(a),
+                    regime=reg,
+                    L=f"{min(Ls)}-{max(Ls)}",
+                    slope_over_ln4=est.value / LN4,
+                )
+            )
             if top is not None and c.alpha is not None and math.isclose(a, c.alpha):
                 head = (est, Ls)
     if head is None or not math.isfinite(head[0].value):
-        return _nodata(key, title, paper, crit, "needs MBL samples with Gamma > 0 at >= 2 L",
-                       c.level, c.n_boot)
+        return _nodata(
+            key, title, paper, crit, "needs MBL samples with Gamma > 0 at >= 2 L", c.level, c.n_boot
+        )
     est, Ls = head
     verdict = verdict_within(est, -LN4 * (1 + LNGAMMA_REL_TOL), -LN4 * (1 - LNGAMMA_REL_TOL))
     if est.high < -LN4:
@@ -492,9 +585,18 @@ def claim_lnGamma_slope(c: _Ctx) -> Claim:
         where = "Gamma falls slower than 4^-L (interval above -ln 4): unstable to avalanches"
     else:
         where = "interval contains -ln 4: at the avalanche instability within errors"
-    return Claim(key, title, paper, crit, f"alpha={c.alpha:g}, L={min(Ls)}..{max(Ls)}", est,
-                 verdict, groups, note=f"slope/ln4 = {est.value / LN4:.3f}; {where}",
-                 extra={"slope_over_ln4": est.value / LN4, "ln4": LN4})
+    return Claim(
+        key,
+        title,
+        paper,
+        crit,
+        f"alpha={c.alpha:g}, L={min(Ls)}..{max(Ls)}",
+        est,
+        verdict,
+        groups,
+        note=f"slope/ln4 = {est.value / LN4:.3f}; {where}",
+        extra={"slope_over_ln4": est.value / LN4, "ln4": LN4},
+    )
 
 
 def claim_flags(c: _Ctx) -> Claim:
@@ -505,28 +607,45 @@ def claim_flags(c: _Ctx) -> Claim:
     f = c.df["flagged"].to_numpy(dtype=float)
     ok = np.isfinite(f)
     if not ok.any():
-        return _nodata(key, title, paper, crit, "the table has no flag columns", c.level,
-                       c.n_boot)
+        return _nodata(key, title, paper, crit, "the table has no flag columns", c.level, c.n_boot)
     est = c.boot(_mean, f[ok])
     groups = []
     d = c.df[ok]
     for (a, L), g in d.groupby(["alpha", "L"]):
-        groups.append(_group_row(c.boot(_mean, g["flagged"].to_numpy(dtype=float)),
-                                 alpha=float(a), L=int(L)))
+        groups.append(
+            _group_row(c.boot(_mean, g["flagged"].to_numpy(dtype=float)), alpha=float(a), L=int(L))
+        )
     per_flag = {}
     for col in stats.flag_columns(c.df):
         v = c.df[col].dropna()
         if len(v):
             per_flag[col.removeprefix("cert_")] = float(v.astype(bool).mean())
     note = "; ".join(f"{k}: {v:.3g}" for k, v in per_flag.items())
-    return Claim(key, title, paper, crit, "all samples", est, "info", groups, note=note,
-                 extra={"per_flag": per_flag})
+    return Claim(
+        key,
+        title,
+        paper,
+        crit,
+        "all samples",
+        est,
+        "info",
+        groups,
+        note=note,
+        extra={"per_flag": per_flag},
+    )
 
 
 #: The claim functions, in report order.
 CLAIMS: tuple[Callable[[_Ctx], Claim], ...] = (
-    claim_R_le_half, claim_thermal_decay, claim_zjump, claim_median_SABp_SApB,
-    claim_median_SAB_SABp, claim_AB_largest, claim_x_mode, claim_lnGamma_slope, claim_flags,
+    claim_R_le_half,
+    claim_thermal_decay,
+    claim_zjump,
+    claim_median_SABp_SApB,
+    claim_median_SAB_SABp,
+    claim_AB_largest,
+    claim_x_mode,
+    claim_lnGamma_slope,
+    claim_flags,
 )
 
 
@@ -578,6 +697,7 @@ def summary(df: pd.DataFrame, regimes: Regimes | None = None) -> dict[str, Any]:
 # Output
 # ---------------------------------------------------------------------------------------------
 
+
 def _jsonable(x: Any) -> Any:
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
@@ -590,22 +710,35 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def report_dict(claims: list[Claim], df: pd.DataFrame, *, regimes: Regimes | None = None,
-                n_boot: int = 1000, level: float = 0.95, seed: int = 0,
-                source: str = "") -> dict[str, Any]:
+def report_dict(
+    claims: list[Claim],
+    df: pd.DataFrame,
+    *,
+    regimes: Regimes | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    source: str = "",
+) -> dict[str, Any]:
     """Everything of the report as a JSON-ready dict (non-finite numbers become ``None``)."""
     from . import __version__
 
     regimes = regimes or Regimes()
-    return _jsonable({
-        "source": source,
-        "package_version": __version__,
-        "regimes": regimes.describe(),
-        "bootstrap": {"n_boot": n_boot, "level": level, "seed": seed,
-                      "method": "percentile; stratified by L for fits across L"},
-        "table": summary(df, regimes),
-        "claims": [cl.to_dict() for cl in claims],
-    })
+    return _jsonable(
+        {
+            "source": source,
+            "package_version": __version__,
+            "regimes": regimes.describe(),
+            "bootstrap": {
+                "n_boot": n_boot,
+                "level": level,
+                "seed": seed,
+                "method": "percentile; stratified by L for fits across L",
+            },
+            "table": summary(df, regimes),
+            "claims": [cl.to_dict() for cl in claims],
+        }
+    )
 
 
 def _fmt(x: Any, fmt: str = ".4g") -> str:
@@ -631,8 +764,11 @@ def to_markdown(rep: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for i, cl in enumerate(rep["claims"], 1):
-        val = (f"{_fmt(cl['value'])} [{_fmt(cl['low'])}, {_fmt(cl['high'])}]"
-               if cl["value"] is not None else "n/a")
+        val = (
+            f"{_fmt(cl['value'])} [{_fmt(cl['low'])}, {_fmt(cl['high'])}]"
+            if cl["value"] is not None
+            else "n/a"
+        )
         lines.append(
             f"| {i} | {cl['title']} | {cl['paper']} | {val} | {cl['n']} | {cl['selection']} | "
             f"**{cl['verdict']}** |"
@@ -648,14 +784,19 @@ def to_markdown(rep: dict[str, Any]) -> str:
         if cl["groups"]:
             keys = []
             for g in cl["groups"]:
-                keys += [k for k in g if k not in ("value", "low", "high", "n", "medians")
-                         and k not in keys]
-            lines += ["", "| " + " | ".join([*keys, "value", "interval", "n"]) + " |",
-                      "|" + "---|" * (len(keys) + 3)]
+                keys += [
+                    k
+                    for k in g
+                    if k not in ("value", "low", "high", "n", "medians") and k not in keys
+                ]
+            lines += [
+                "",
+                "| " + " | ".join([*keys, "value", "interval", "n"]) + " |",
+                "|" + "---|" * (len(keys) + 3),
+            ]
             for g in cl["groups"]:
                 cells = [_fmt(g.get(k)) for k in keys]
-                cells += [_fmt(g["value"]), f"[{_fmt(g['low'])}, {_fmt(g['high'])}]",
-                          str(g["n"])]
+                cells += [_fmt(g["value"]), f"[{_fmt(g['low'])}, {_fmt(g['high'])}]", str(g["n"])]
                 lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["## Samples per (alpha, L)", "", "| alpha | L | regime | n |", "|---|---|---|---|"]
@@ -664,15 +805,26 @@ def to_markdown(rep: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(df: pd.DataFrame, outdir: str | Path, *, regimes: Regimes | None = None,
-                 n_boot: int = 1000, level: float = 0.95, seed: int = 0,
-                 L: int | None = None, alpha: float | None = None, source: str = "",
-                 stem: str = "report") -> tuple[Path, Path, list[Claim]]:
+def write_report(
+    df: pd.DataFrame,
+    outdir: str | Path,
+    *,
+    regimes: Regimes | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    L: int | None = None,
+    alpha: float | None = None,
+    source: str = "",
+    stem: str = "report",
+) -> tuple[Path, Path, list[Claim]]:
     """Check the claims and write ``outdir/report.md`` and ``outdir/report.json``."""
-    claims = check_claims(df, regimes=regimes, n_boot=n_boot, level=level, seed=seed, L=L,
-                          alpha=alpha)
-    rep = report_dict(claims, df, regimes=regimes, n_boot=n_boot, level=level, seed=seed,
-                      source=source)
+    claims = check_claims(
+        df, regimes=regimes, n_boot=n_boot, level=level, seed=seed, L=L, alpha=alpha
+    )
+    rep = report_dict(
+        claims, df, regimes=regimes, n_boot=n_boot, level=level, seed=seed, source=source
+    )
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     md, js = outdir / f"{stem}.md", outdir / f"{stem}.json"

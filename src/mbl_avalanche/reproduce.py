@@ -37,8 +37,19 @@ from .models.floquet import DEFAULT_SEED
 
 #: Rough single-core seconds per sample (full analysis with resonances) measured on the
 #: development machine; beyond ``L = 12`` each site costs 8x (the ``O(4^L 2^L)`` Schur step).
-SECONDS_PER_SAMPLE = {2: 0.002, 3: 0.002, 4: 0.003, 5: 0.005, 6: 0.012, 7: 0.05, 8: 0.25,
-                      9: 1.5, 10: 6.0, 11: 40.0, 12: 300.0}
+SECONDS_PER_SAMPLE = {
+    2: 0.002,
+    3: 0.002,
+    4: 0.003,
+    5: 0.005,
+    6: 0.012,
+    7: 0.05,
+    8: 0.25,
+    9: 1.5,
+    10: 6.0,
+    11: 40.0,
+    12: 300.0,
+}
 
 
 @dataclass(frozen=True)
@@ -101,8 +112,10 @@ def describe(blocks: Sequence[Block], workers: int = 1) -> str:
             f"samples = {b.samples} per (L, alpha)  -> {where}  (~{_hms(b.core_seconds())} "
             "core time)"
         )
-    lines.append(f"  estimated: {_hms(total)} of core time, ~{_hms(total / max(workers, 1))} "
-                 f"on {workers} worker(s)")
+    lines.append(
+        f"  estimated: {_hms(total)} of core time, ~{_hms(total / max(workers, 1))} "
+        f"on {workers} worker(s)"
+    )
     return "\n".join(lines)
 
 
@@ -156,8 +169,13 @@ def run_blocks(
     dirs = []
     for b in blocks:
         d = Path(outdir) / b.subdir if b.subdir else Path(outdir)
-        kwargs: dict[str, Any] = dict(L=list(b.L), alpha=list(b.alpha), samples=b.samples,
-                                      seed=int(seed), workers=int(workers))
+        kwargs: dict[str, Any] = dict(
+            L=list(b.L),
+            alpha=list(b.alpha),
+            samples=b.samples,
+            seed=int(seed),
+            workers=int(workers),
+        )
         if progress is not None:
             kwargs["progress"] = progress
         summary = runner(d, **kwargs)
@@ -172,6 +190,13 @@ def estimate_quick_minutes(workers: int = 2) -> float:
     return sum(b.core_seconds() for b in PRESETS["quick"]) / max(workers, 1) / 60.0
 
 
-__all__ = ["PRESETS", "SECONDS_PER_SAMPLE", "Block", "describe", "estimate_quick_minutes",
-           "plan", "run_blocks", "seconds_per_sample"]
-
+__all__ = [
+    "PRESETS",
+    "SECONDS_PER_SAMPLE",
+    "Block",
+    "describe",
+    "estimate_quick_minutes",
+    "plan",
+    "run_blocks",
+    "seconds_per_sample",
+]

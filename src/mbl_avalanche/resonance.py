@@ -158,7 +158,9 @@ def half_chain_entropy(psi: np.ndarray, L: int) -> float:
 
 
 def _demix_numerical(
-    score: Callable[[np.ndarray, np.ndarray], float], psi_a: np.ndarray, psi_b: np.ndarray,
+    score: Callable[[np.ndarray, np.ndarray], float],
+    psi_a: np.ndarray,
+    psi_b: np.ndarray,
     L: int,
 ) -> np.ndarray:
     """Maximise ``score(a, b)`` over the Bloch sphere (multi-start Nelder-Mead)."""
@@ -173,8 +175,12 @@ def _demix_numerical(
     starts += [(t, p) for t in (0.0, np.pi / 4, np.pi / 2) for p in (0.0, np.pi / 2, np.pi)]
     best = None
     for x0 in starts:
-        res = sopt.minimize(neg, np.array(x0, float), method="Nelder-Mead",
-                            options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 2000})
+        res = sopt.minimize(
+            neg,
+            np.array(x0, float),
+            method="Nelder-Mead",
+            options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 2000},
+        )
         if best is None or res.fun < best.fun:
             best = res
     assert best is not None  # starts is not empty
@@ -336,8 +342,9 @@ class Resonance:
         def ratio(p: float, q: float) -> float:
             return p / q if q > 0 else float("nan")
 
-        out: dict[str, Any] = dict(case=self.case, zjump_mu_nu=self.zjump_mu_nu,
-                                   mu_p=self.mu_p, nu_p=self.nu_p)
+        out: dict[str, Any] = dict(
+            case=self.case, zjump_mu_nu=self.zjump_mu_nu, mu_p=self.mu_p, nu_p=self.nu_p
+        )
         out.update({k: int(v) for k, v in st.items()})
         for p, q in PAIRS:
             out[f"S_{p}{q}"] = float(s[idx[p], idx[q]])
@@ -352,9 +359,13 @@ class Resonance:
             out[f"angle_{p}{q}"] = self.angle(p + q)
             out[f"split_{p}{q}"] = self.splittings[p + q]
             out[f"trusted_{p}{q}"] = self.angle_trusted(p + q)
-        out.update(x=self.x, x_over_L=self.x / self.L if self.L else float("nan"),
-                   bits_a=self.bits_a, bits_b=self.bits_b,
-                   flip_sites=",".join(str(i) for i in self.flip_sites))
+        out.update(
+            x=self.x,
+            x_over_L=self.x / self.L if self.L else float("nan"),
+            bits_a=self.bits_a,
+            bits_b=self.bits_b,
+            flip_sites=",".join(str(i) for i in self.flip_sites),
+        )
         return out
 
     def table(self) -> str:
@@ -377,15 +388,24 @@ class Resonance:
         lines += ["      " + " ".join(f"{v:10.3e}" for v in row) for row in self.S]
         lines.append("    D_mn:")
         lines += ["      " + " ".join(f"{v:10.3e}" for v in row) for row in self.D]
-        lines.append("    demixing angle / splitting:  " + "   ".join(
-            f"{p.replace('p', chr(39))}: {self.angle(p):.3e} / {self.splittings[p]:.2e}"
-            + ("" if self.angle_trusted(p) else " (untrusted)")
-            for p in ("AB", "ApB", "ABp", "ApBp")))
-        lines.append("    share of 2^L Gamma: four-state set {:.3f}; top-1/2/4/8 pairs "
-                     "{:.3f} {:.3f} {:.3f} {:.3f}".format(
-                         self.fractions["frac_four"], self.fractions["frac_top1"],
-                         self.fractions["frac_top2"], self.fractions["frac_top4"],
-                         self.fractions["frac_top8"]))
+        lines.append(
+            "    demixing angle / splitting:  "
+            + "   ".join(
+                f"{p.replace('p', chr(39))}: {self.angle(p):.3e} / {self.splittings[p]:.2e}"
+                + ("" if self.angle_trusted(p) else " (untrusted)")
+                for p in ("AB", "ApB", "ABp", "ApBp")
+            )
+        )
+        lines.append(
+            "    share of 2^L Gamma: four-state set {:.3f}; top-1/2/4/8 pairs "
+            "{:.3f} {:.3f} {:.3f} {:.3f}".format(
+                self.fractions["frac_four"],
+                self.fractions["frac_top1"],
+                self.fractions["frac_top2"],
+                self.fractions["frac_top4"],
+                self.fractions["frac_top8"],
+            )
+        )
         return "\n".join(lines)
 
 
@@ -460,15 +480,18 @@ def four_state_set(
     nrm = n_dim * gamma
     uniq = sorted(set(order))
     four = sum(
-        rate_element(v, m, n) * (c[m] - c[n]) ** 2 for i, m in enumerate(uniq) for n in uniq[i + 1:]
+        rate_element(v, m, n) * (c[m] - c[n]) ** 2
+        for i, m in enumerate(uniq)
+        for n in uniq[i + 1 :]
     )
     fractions = {"frac_four": four / nrm if nrm > 0 else float("nan")}
     top: list[tuple[int, int, float]] = []
     if s is not None:
         top = bath.top_contributions(s, c, 8)
         for k in (1, 2, 4, 8):
-            fractions[f"frac_top{k}"] = (sum(t[2] for t in top[:k]) / nrm if nrm > 0
-                                         else float("nan"))
+            fractions[f"frac_top{k}"] = (
+                sum(t[2] for t in top[:k]) / nrm if nrm > 0 else float("nan")
+            )
     else:
         fractions.update({f"frac_top{k}": float("nan") for k in (1, 2, 4, 8)})
     dem = demixings["AB"]
@@ -481,8 +504,25 @@ def four_state_set(
         "dc_mu_nu": float(abs(c[mu] - c[nu])),
     }
     return Resonance(
-        case=case, zjump_mu_nu=zj, mu_p=mu_p, nu_p=nu_p, states=states, S=s4, D=d4,
-        zjumps=zjumps, splittings=splittings, demixings=demixings, dc=dc, fractions=fractions,
-        x=x, bits_a=bits_a, bits_b=bits_b, flip_sites=flips, top_pairs=top, L=L,
-        theta=theta, c=c, state_bits={k: bit_string(p, L) for k, p in psi.items()},
+        case=case,
+        zjump_mu_nu=zj,
+        mu_p=mu_p,
+        nu_p=nu_p,
+        states=states,
+        S=s4,
+        D=d4,
+        zjumps=zjumps,
+        splittings=splittings,
+        demixings=demixings,
+        dc=dc,
+        fractions=fractions,
+        x=x,
+        bits_a=bits_a,
+        bits_b=bits_b,
+        flip_sites=flips,
+        top_pairs=top,
+        L=L,
+        theta=theta,
+        c=c,
+        state_bits={k: bit_string(p, L) for k, p in psi.items()},
     )

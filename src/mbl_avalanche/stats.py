@@ -129,11 +129,13 @@ class Regimes:
         """One line stating the rule."""
         mbl = (
             "alpha in {" + ", ".join(f"{a:g}" for a in self.mbl) + "}"
-            if self.mbl is not None else f"alpha >= {self.mbl_alpha_min:g}"
+            if self.mbl is not None
+            else f"alpha >= {self.mbl_alpha_min:g}"
         )
         th = (
             "alpha in {" + ", ".join(f"{a:g}" for a in self.thermal) + "}"
-            if self.thermal is not None else f"alpha <= {self.thermal_alpha_max:g}"
+            if self.thermal is not None
+            else f"alpha <= {self.thermal_alpha_max:g}"
         )
         return f"MBL: {mbl}; thermal: {th}; other alphas: intermediate"
 
@@ -141,6 +143,7 @@ class Regimes:
 # ---------------------------------------------------------------------------------------------
 # Table helpers
 # ---------------------------------------------------------------------------------------------
+
 
 def has_columns(df: pd.DataFrame, *cols: str) -> bool:
     """All ``cols`` present with at least one finite (or non-null) entry."""
@@ -227,7 +230,8 @@ def flag_columns(df: pd.DataFrame) -> list[str]:
     """The boolean accuracy-flag columns (``cert_*`` of bool dtype, or the two known flags)."""
     known = {"cert_degenerate_slow_mode", "cert_gamma_below_precision"}
     return [
-        c for c in df.columns
+        c
+        for c in df.columns
         if c.startswith("cert_") and (c in known or pd.api.types.is_bool_dtype(df[c]))
     ]
 
@@ -269,6 +273,7 @@ def primary_alpha(df: pd.DataFrame, regime: str) -> float | None:
 # ---------------------------------------------------------------------------------------------
 # Bootstrap
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Estimate:
@@ -376,6 +381,7 @@ def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 # Fits and modes
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class LineFit:
     """Weighted least-squares line ``y = intercept + slope * x``.
@@ -425,13 +431,17 @@ def fit_line(x: Any, y: Any, yerr: Any | None = None) -> LineFit:
         s2 = float(resid @ resid) / dof if dof > 0 else math.nan
         cov = cov * s2
     return LineFit(
-        float(coef[1]), float(coef[0]), float(math.sqrt(cov[1, 1])), float(math.sqrt(cov[0, 0])),
+        float(coef[1]),
+        float(coef[0]),
+        float(math.sqrt(cov[1, 1])),
+        float(math.sqrt(cov[0, 0])),
         n,
     )
 
 
-def mean_slope(*strata: np.ndarray, xs: Sequence[float], weights: Sequence[float] | None = None
-               ) -> float:
+def mean_slope(
+    *strata: np.ndarray, xs: Sequence[float], weights: Sequence[float] | None = None
+) -> float:
     """Slope of the stratum means against ``xs`` (weighted by ``weights`` if given)."""
     means = [float(np.mean(s)) if s.size else math.nan for s in strata]
     yerr = None if weights is None else 1.0 / np.sqrt(np.asarray(weights, dtype=float))

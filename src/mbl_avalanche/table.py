@@ -56,8 +56,11 @@ def _read_table(p: Path) -> pd.DataFrame:
     df = _try_load_run(p)
     if df is not None and len(df):
         return df
-    parts = [t for sub in sorted(q for q in p.iterdir() if q.is_dir())
-             if (t := _try_load_run(sub)) is not None and len(t)]
+    parts = [
+        t
+        for sub in sorted(q for q in p.iterdir() if q.is_dir())
+        if (t := _try_load_run(sub)) is not None and len(t)
+    ]
     if parts:
         return pd.concat(parts, ignore_index=True)
     raise InputError(

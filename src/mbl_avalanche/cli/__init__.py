@@ -17,8 +17,16 @@ from ..errors import InputError
 
 #: Subcommand modules, in the order they are listed by ``--help``.
 COMMAND_MODULES = (
-    "sample", "inspect", "dynamics", "run", "table", "status", "slurm_script",
-    "figures", "report", "reproduce",
+    "sample",
+    "inspect",
+    "dynamics",
+    "run",
+    "table",
+    "status",
+    "slurm_script",
+    "figures",
+    "report",
+    "reproduce",
 )
 
 

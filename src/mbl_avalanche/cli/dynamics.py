@@ -25,7 +25,8 @@ from .sample import add_model_arguments, jsonable
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "dynamics", help=f"exact open-system dynamics at finite gamma (L <= {MAX_L})",
+        "dynamics",
+        help=f"exact open-system dynamics at finite gamma (L <= {MAX_L})",
         description="The one-period channel S_bath[U rho U^dagger] of Eq. (1) at finite bath "
         "coupling gamma: its slowest relaxation rate r_1 (compared with 3 gamma Gamma of the "
         "weak-coupling limit), rho(t) of Eq. (2) as <Z_i>(t) per site, and optionally a gamma "
@@ -35,22 +36,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--unitary", metavar="U.npy", help="use this unitary (2**L x 2**L) instead")
     p.add_argument("--gamma", type=float, required=True, help="bath coupling gamma (> 0)")
     p.add_argument(
-        "--initial", default="up",
+        "--initial",
+        default="up",
         help="initial state: 'up' (default), 'tau' (1/2^L + p tau_S) or a bit string s_1..s_L "
         "(0 = up)",
     )
     p.add_argument(
-        "--n-relax", type=float, default=20.0,
+        "--n-relax",
+        type=float,
+        default=20.0,
         help="evolve up to this many 1/r_1 periods (default 20)",
     )
     p.add_argument("--times", type=int, default=200, help="number of time points (default 200)")
     p.add_argument(
-        "--method", choices=("auto", "spectral", "step"), default="auto",
+        "--method",
+        choices=("auto", "spectral", "step"),
+        default="auto",
         help="rho(t) from the dense spectral decomposition (auto: L <= 5) or by stepping",
     )
     p.add_argument("--modes", type=int, default=4, help="slow modes to compute (default 4)")
     p.add_argument(
-        "--sweep", nargs="*", type=float, metavar="GAMMA", default=None,
+        "--sweep",
+        nargs="*",
+        type=float,
+        metavar="GAMMA",
+        default=None,
         help="also sweep gamma (default values 1e-1 .. 1e-8) and tabulate r_1/(3 gamma) vs Gamma",
     )
     p.add_argument("--plot", metavar="OUT.png", help="write <Z_i>(t) (and the sweep) to this file")
@@ -69,7 +79,10 @@ def _unitary_and_result(args: argparse.Namespace) -> tuple[np.ndarray, Any]:
     L = check_dynamics_L(args.L)
     check_alpha(args.alpha)
     model = FloquetModel(
-        L=L, alpha=args.alpha, seed=args.seed, gue_scale=args.gue_scale,
+        L=L,
+        alpha=args.alpha,
+        seed=args.seed,
+        gue_scale=args.gue_scale,
         layer_order=args.layer_order,
     )
     return model.unitary(args.sample), analyze_sample(model, args.sample)
@@ -81,7 +94,8 @@ def format_summary(res: DynamicsResult) -> str:
     ch, m, tr = res.channel, res.modes, res.trajectory
     head = (
         f"L={ch.L} alpha={d['alpha']:g} sample={d['sample']} seed={d['seed']}"
-        if "alpha" in d else f"L={ch.L} unitary from {d.get('source', 'array')}"
+        if "alpha" in d
+        else f"L={ch.L} unitary from {d.get('source', 'array')}"
     )
     lines = [
         f"{head}  gamma={ch.gamma:g}",
@@ -100,9 +114,7 @@ def format_summary(res: DynamicsResult) -> str:
         f"(= {tr.times[-1] * m.r1:.3g} / r_1)",
         f"    late-time decay rate / r_1     = {d['late_rate_over_r1']:.6f}",
         "    1/e relaxation time of <Z_i>   = "
-        + ", ".join(
-            f"site {i + 1}: {t:.4g}" for i, t in enumerate(d["site_relaxation_times"])
-        ),
+        + ", ".join(f"site {i + 1}: {t:.4g}" for i, t in enumerate(d["site_relaxation_times"])),
     ]
     if not d["population_mode_slowest_first_order"]:
         lines.append(
@@ -128,8 +140,15 @@ def run(args: argparse.Namespace) -> int:
     if args.sweep is not None:
         sweep = list(args.sweep) or list(DEFAULT_SWEEP_GAMMAS)
     res = run_dynamics(
-        u, gamma, result=result, initial=args.initial, n_relax=args.n_relax,
-        n_times=args.times, method=args.method, k=args.modes, sweep=sweep,
+        u,
+        gamma,
+        result=result,
+        initial=args.initial,
+        n_relax=args.n_relax,
+        n_times=args.times,
+        method=args.method,
+        k=args.modes,
+        sweep=sweep,
     )
     if args.unitary:
         res.channel.result.meta.setdefault("source", str(args.unitary))

@@ -16,27 +16,61 @@ if TYPE_CHECKING:
 
 def add_table_arguments(p: argparse.ArgumentParser) -> None:
     """``OUTDIR`` and the options that choose regimes and the Fig. 4 selection."""
-    p.add_argument("outdir", metavar="OUTDIR",
-                   help="run directory (mbl-avalanche run / reproduce), a folder of run "
-                   "directories, or a .parquet/.csv table")
-    p.add_argument("--mbl-alpha-min", type=float, default=MBL_ALPHA_MIN,
-                   help=f"alpha >= this is MBL (default {MBL_ALPHA_MIN:g})")
-    p.add_argument("--thermal-alpha-max", type=float, default=THERMAL_ALPHA_MAX,
-                   help=f"alpha <= this is thermal (default {THERMAL_ALPHA_MAX:g})")
-    p.add_argument("--mbl-alpha", type=float, nargs="+", default=None, metavar="A",
-                   help="explicit MBL alphas (override --mbl-alpha-min)")
-    p.add_argument("--thermal-alpha", type=float, nargs="+", default=None, metavar="A",
-                   help="explicit thermal alphas (override --thermal-alpha-max)")
-    p.add_argument("--fig4-L", type=int, default=None, metavar="L",
-                   help="L of Fig. 4 and of the near-resonance claims (default: largest)")
-    p.add_argument("--fig4-alpha", type=float, default=None, metavar="A",
-                   help="MBL alpha of Fig. 4 and of the claims (default: most sampled)")
+    p.add_argument(
+        "outdir",
+        metavar="OUTDIR",
+        help="run directory (mbl-avalanche run / reproduce), a folder of run "
+        "directories, or a .parquet/.csv table",
+    )
+    p.add_argument(
+        "--mbl-alpha-min",
+        type=float,
+        default=MBL_ALPHA_MIN,
+        help=f"alpha >= this is MBL (default {MBL_ALPHA_MIN:g})",
+    )
+    p.add_argument(
+        "--thermal-alpha-max",
+        type=float,
+        default=THERMAL_ALPHA_MAX,
+        help=f"alpha <= this is thermal (default {THERMAL_ALPHA_MAX:g})",
+    )
+    p.add_argument(
+        "--mbl-alpha",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="A",
+        help="explicit MBL alphas (override --mbl-alpha-min)",
+    )
+    p.add_argument(
+        "--thermal-alpha",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="A",
+        help="explicit thermal alphas (override --thermal-alpha-max)",
+    )
+    p.add_argument(
+        "--fig4-L",
+        type=int,
+        default=None,
+        metavar="L",
+        help="L of Fig. 4 and of the near-resonance claims (default: largest)",
+    )
+    p.add_argument(
+        "--fig4-alpha",
+        type=float,
+        default=None,
+        metavar="A",
+        help="MBL alpha of Fig. 4 and of the claims (default: most sampled)",
+    )
 
 
 def regimes_from_args(args: argparse.Namespace) -> Regimes:
     """The :class:`~mbl_avalanche.stats.Regimes` that the options ask for."""
     return Regimes(
-        mbl_alpha_min=args.mbl_alpha_min, thermal_alpha_max=args.thermal_alpha_max,
+        mbl_alpha_min=args.mbl_alpha_min,
+        thermal_alpha_max=args.thermal_alpha_max,
         mbl=tuple(args.mbl_alpha) if args.mbl_alpha else None,
         thermal=tuple(args.thermal_alpha) if args.thermal_alpha else None,
     )
@@ -50,18 +84,29 @@ def default_out(outdir: str, name: str) -> Path:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "figures", help="the paper's figures (PNG + PDF) from a run",
+        "figures",
+        help="the paper's figures (PNG + PDF) from a run",
         description="Fig. 2 (R distributions), Fig. 4 (near-resonant set), x/L, Z_jump, "
         "mean ln Gamma against L and Gamma_2/Gamma, drawn from a run directory or a table. "
         "Figures whose columns are missing are skipped with a note.",
     )
     add_table_arguments(p)
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (OUTDIR/figures)")
-    p.add_argument("--format", nargs="+", default=["png", "pdf"], choices=["png", "pdf", "svg"],
-                   help="file formats (default png pdf)")
-    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
-                   choices=[name for name, _ in FIGURES],
-                   help="draw only these figures: " + ", ".join(name for name, _ in FIGURES))
+    p.add_argument(
+        "--format",
+        nargs="+",
+        default=["png", "pdf"],
+        choices=["png", "pdf", "svg"],
+        help="file formats (default png pdf)",
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        choices=[name for name, _ in FIGURES],
+        help="draw only these figures: " + ", ".join(name for name, _ in FIGURES),
+    )
     p.set_defaults(func=run)
 
 
@@ -70,16 +115,21 @@ def make(args: argparse.Namespace, df: pd.DataFrame, out: Path) -> int:
     from ..figures import make_figures
 
     records = make_figures(
-        df, out, regimes=regimes_from_args(args), fig4_L=args.fig4_L,
-        fig4_alpha=args.fig4_alpha, formats=tuple(getattr(args, "format", ("png", "pdf"))),
+        df,
+        out,
+        regimes=regimes_from_args(args),
+        fig4_L=args.fig4_L,
+        fig4_alpha=args.fig4_alpha,
+        formats=tuple(getattr(args, "format", ("png", "pdf"))),
         only=getattr(args, "only", None),
     )
     n = 0
     for r in records:
         if r.paths:
             n += 1
-            print(f"wrote {', '.join(str(p) for p in r.paths)}" + (f"  ({r.note})" if r.note
-                                                                     else ""))
+            print(
+                f"wrote {', '.join(str(p) for p in r.paths)}" + (f"  ({r.note})" if r.note else "")
+            )
         else:
             print(f"{r.name}: {r.note}")
     return n

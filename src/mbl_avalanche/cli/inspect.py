@@ -11,7 +11,8 @@ from .sample import add_source_arguments, format_summary, sample_from_args
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "inspect", help="draw one sample: spectrum, c_n, strongest currents, resonance profile",
+        "inspect",
+        help="draw one sample: spectrum, c_n, strongest currents, resonance profile",
         description="Analyse one sample and draw the four-panel inspector to --plot.",
     )
     add_source_arguments(p)
@@ -25,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise InputError(f"--plot {args.plot!r} is not allowed: use a .png, .pdf or .svg name")
     if not out.parent.exists():
-        raise InputError(f"--plot {args.plot!r} is not allowed: folder {str(out.parent)!r} "
-                         "does not exist")
+        raise InputError(
+            f"--plot {args.plot!r} is not allowed: folder {str(out.parent)!r} does not exist"
+        )
     if args.currents < 1:
         raise InputError(f"--currents {args.currents} is not allowed: it must be >= 1")
     from ..figures.inspect import save_inspector

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 def add_bootstrap_arguments(p: argparse.ArgumentParser) -> None:
     """Bootstrap options of the report."""
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--level", type=float, default=0.95,
-                   help="confidence level of the intervals (default 0.95)")
+    p.add_argument(
+        "--level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)"
+    )
     p.add_argument("--boot-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
 
 
@@ -33,7 +34,8 @@ def check_bootstrap_arguments(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "report", help="check the paper's claims on a run (Markdown + JSON)",
+        "report",
+        help="check the paper's claims on a run (Markdown + JSON)",
         description="Each claim of the paper measured on the run with its sample count, a "
         "bootstrap interval and a verdict against a stated criterion; writes report.md and "
         "report.json and prints the summary table.",
@@ -49,8 +51,14 @@ def make(args: argparse.Namespace, df: pd.DataFrame, out: Path, source: str) -> 
     from ..report import write_report
 
     md, js, _ = write_report(
-        df, out, regimes=regimes_from_args(args), n_boot=args.n_boot,
-        level=args.level, seed=args.boot_seed, L=args.fig4_L, alpha=args.fig4_alpha,
+        df,
+        out,
+        regimes=regimes_from_args(args),
+        n_boot=args.n_boot,
+        level=args.level,
+        seed=args.boot_seed,
+        L=args.fig4_L,
+        alpha=args.fig4_alpha,
         source=source,
     )
     text = md.read_text()

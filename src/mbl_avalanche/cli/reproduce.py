@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     from ..reproduce import PRESETS
 
     p = sub.add_parser(
-        "reproduce", help="run a preset grid, then figures and report (resumable)",
+        "reproduce",
+        help="run a preset grid, then figures and report (resumable)",
         description="Runs the preset's (L, alpha) grid with the ensemble runner (resumable: run "
         "it again to continue), then writes OUTDIR/figures/*.png|pdf and OUTDIR/report.md|json. "
         "quick: L = 6..9, alpha = 30 and 1, 160 samples each (about 5-10 minutes on 2 cores). "
@@ -25,13 +26,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "workstation or cluster.",
     )
     add_table_arguments(p)
-    p.add_argument("--preset", choices=tuple(PRESETS), default="quick",
-                   help="grid to run (default quick)")
-    p.add_argument("--workers", type=int, default=None,
-                   help=f"worker processes (default: all usable cores, here {cpu_count()})")
+    p.add_argument(
+        "--preset", choices=tuple(PRESETS), default="quick", help="grid to run (default quick)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"worker processes (default: all usable cores, here {cpu_count()})",
+    )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed of the samples")
-    p.add_argument("--samples", type=int, default=None,
-                   help="samples per (L, alpha) for every block (overrides the preset)")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="samples per (L, alpha) for every block (overrides the preset)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan and time estimate only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_bootstrap_arguments(p)
@@ -58,13 +68,16 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     t0 = time.perf_counter()
-    done = run_blocks(out, blocks, seed=args.seed, workers=workers,
-                      progress=False if args.no_progress else None)
+    done = run_blocks(
+        out, blocks, seed=args.seed, workers=workers, progress=False if args.no_progress else None
+    )
     t_run = time.perf_counter() - t0
     failed = sum(int(getattr(s, "computed_failed", 0) or 0) for _, s in done)
     if failed:
-        print(f"warning: {failed} samples failed (see mbl-avalanche status; rerun with "
-              "mbl-avalanche run --retry-failed)")
+        print(
+            f"warning: {failed} samples failed (see mbl-avalanche status; rerun with "
+            "mbl-avalanche run --retry-failed)"
+        )
     if any(getattr(s, "interrupted", False) for _, s in done):
         print("interrupted: finished samples are kept; run the same command again to continue")
         return 130

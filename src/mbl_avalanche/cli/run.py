@@ -22,41 +22,68 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="root seed (default 20230623)")
     p.add_argument("--gue-scale", type=float, help="scale of the bond GUE matrices (default 1)")
     p.add_argument("--layer-order", choices=("odd_first", "even_first"), help="layer order")
-    p.add_argument("--method",
-                   help="unitary eigensolver (default auto where available, else schur)")
+    p.add_argument(
+        "--method", help="unitary eigensolver (default auto where available, else schur)"
+    )
     p.add_argument("--chunk", type=int, help="samples per task/shard file (default 0: from L)")
-    p.add_argument("--threads", type=int,
-                   help="BLAS threads per sample (default 1; 0: cores // workers)")
-    p.add_argument("--save-arrays", action="store_const", const=True, default=None,
-                   help="also keep theta and c of every sample (HDF5)")
-    p.add_argument("--retry-failed", action="store_const", const=True, default=None,
-                   help="recompute samples recorded as failed")
+    p.add_argument(
+        "--threads", type=int, help="BLAS threads per sample (default 1; 0: cores // workers)"
+    )
+    p.add_argument(
+        "--save-arrays",
+        action="store_const",
+        const=True,
+        default=None,
+        help="also keep theta and c of every sample (HDF5)",
+    )
+    p.add_argument(
+        "--retry-failed",
+        action="store_const",
+        const=True,
+        default=None,
+        help="recompute samples recorded as failed",
+    )
 
 
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Configuration keys given on the command line (None: not given)."""
     return dict(
-        L=args.L, alpha=args.alpha, samples=args.samples, seed=args.seed,
-        gue_scale=args.gue_scale, layer_order=args.layer_order, method=args.method,
-        chunk=args.chunk, threads=args.threads, save_arrays=args.save_arrays,
-        retry_failed=args.retry_failed, workers=getattr(args, "workers", None),
+        L=args.L,
+        alpha=args.alpha,
+        samples=args.samples,
+        seed=args.seed,
+        gue_scale=args.gue_scale,
+        layer_order=args.layer_order,
+        method=args.method,
+        chunk=args.chunk,
+        threads=args.threads,
+        save_arrays=args.save_arrays,
+        retry_failed=args.retry_failed,
+        workers=getattr(args, "workers", None),
         dask_scheduler=getattr(args, "dask_scheduler", None),
     )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "run", help="compute an ensemble over an (L, alpha) grid (resumable)",
+        "run",
+        help="compute an ensemble over an (L, alpha) grid (resumable)",
         description="Analyse samples 0..N-1 of every (L, alpha) into OUTDIR: one record per "
         "sample with every scalar of the sample analysis. Crash-safe; running the same command "
         "again continues; raising --samples adds only the new samples.",
     )
     add_grid_arguments(p)
     p.add_argument("--workers", type=int, help="local worker processes (default 1)")
-    p.add_argument("--shard", metavar="I/N",
-                   help="compute only slice I of N (default: from SLURM_ARRAY_TASK_ID/COUNT)")
-    p.add_argument("--dask-scheduler", metavar="tcp://HOST:PORT",
-                   help="compute on this Dask cluster (the driver writes the results)")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="compute only slice I of N (default: from SLURM_ARRAY_TASK_ID/COUNT)",
+    )
+    p.add_argument(
+        "--dask-scheduler",
+        metavar="tcp://HOST:PORT",
+        help="compute on this Dask cluster (the driver writes the results)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
     p.set_defaults(func=run)
 
@@ -79,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
     # of a non-interactive shell inherits SIG_IGN, and Python then raises no KeyboardInterrupt)
     old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        summary = run_ensemble(args.outdir, config=cfg, shard=shard,
-                               progress=not args.no_progress)
+        summary = run_ensemble(args.outdir, config=cfg, shard=shard, progress=not args.no_progress)
     except WorkerDied as exc:
         print(f"mbl-avalanche run: {exc}", file=sys.stderr)
         return 1
@@ -89,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, old_int)
     print(summary.line(), file=sys.stderr)
     if summary.computed_failed:
-        print(f"mbl-avalanche run: {summary.computed_failed} samples failed (see 'error' in the "
-              "table); rerun with --retry-failed to retry them", file=sys.stderr)
+        print(
+            f"mbl-avalanche run: {summary.computed_failed} samples failed (see 'error' in the "
+            "table); rerun with --retry-failed to retry them",
+            file=sys.stderr,
+        )
     return 130 if summary.interrupted else 0

@@ -24,7 +24,9 @@ def add_model_arguments(p: argparse.ArgumentParser, L_help: str = "chain length 
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
     p.add_argument("--gue-scale", type=float, default=1.0, help="scale of the bond GUE matrices")
     p.add_argument(
-        "--layer-order", choices=("odd_first", "even_first"), default="odd_first",
+        "--layer-order",
+        choices=("odd_first", "even_first"),
+        default="odd_first",
         help="bond layer applied first after D (default odd_first: U_F = W_even W_odd D)",
     )
 
@@ -33,11 +35,15 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments that choose one sample: the model's ``(L, alpha, sample, seed)`` or a file."""
     add_model_arguments(p)
     p.add_argument(
-        "--method", choices=("auto", "fast", "schur"), default="auto",
+        "--method",
+        choices=("auto", "fast", "schur"),
+        default="auto",
         help="unitary eigensolver: auto (fast, checked, Schur fallback; default), fast, schur",
     )
     p.add_argument(
-        "--backend", choices=("cpu", "gpu"), default="cpu",
+        "--backend",
+        choices=("cpu", "gpu"),
+        default="cpu",
         help="run the eigensolver, rates and slowest mode on the cpu (default) or a CUDA gpu "
         "(needs CuPy: pip install 'mbl-avalanche[gpu]')",
     )
@@ -67,7 +73,10 @@ def sample_from_args(args: argparse.Namespace, **kwargs: Any) -> SampleResult:
     check_alpha(args.alpha)
     check_memory(L)
     model = FloquetModel(
-        L=L, alpha=args.alpha, seed=args.seed, gue_scale=args.gue_scale,
+        L=L,
+        alpha=args.alpha,
+        seed=args.seed,
+        gue_scale=args.gue_scale,
         layer_order=args.layer_order,
     )
     return analyze_sample(model, args.sample, **kwargs)
@@ -75,7 +84,8 @@ def sample_from_args(args: argparse.Namespace, **kwargs: Any) -> SampleResult:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "sample", help="analyse one disorder sample (or a brought-your-own U or H)",
+        "sample",
+        help="analyse one disorder sample (or a brought-your-own U or H)",
         description="Eigenstates, slowest mode, Gamma, R and the accuracy certificate of one "
         "sample of the random-circuit Floquet model, or of a unitary/Hamiltonian from a .npy file.",
     )
@@ -104,7 +114,8 @@ def format_summary(r: SampleResult) -> str:
     m = r.meta
     head = (
         f"L={r.L} alpha={m['alpha']:g} sample={m['sample']} seed={m['seed']}"
-        if "alpha" in m else f"L={r.L} {r.kind} from {m.get('source', 'array')}"
+        if "alpha" in m
+        else f"L={r.L} {r.kind} from {m.get('source', 'array')}"
     )
     c = r.certificate
     lines = [

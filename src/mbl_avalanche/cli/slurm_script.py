@@ -11,7 +11,8 @@ from .run import add_grid_arguments, config_overrides
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "slurm-script", help="print an sbatch job-array script that runs an ensemble in shards",
+        "slurm-script",
+        help="print an sbatch job-array script that runs an ensemble in shards",
         description="Print a bash script for 'sbatch': array task I of N runs "
         "'mbl-avalanche run OUTDIR ... --shard I/N' (the shard is read from the SLURM array "
         "environment). All tasks write into OUTDIR, which must be on a shared filesystem.",
@@ -34,10 +35,15 @@ def _run_args(args: argparse.Namespace) -> list[str]:
     for flag, value in (("--L", args.L), ("--alpha", args.alpha)):
         if value:
             out += [flag, *[repr(v) if isinstance(v, float) else str(v) for v in value]]
-    for flag, value in (("--samples", args.samples), ("--seed", args.seed),
-                        ("--gue-scale", args.gue_scale), ("--layer-order", args.layer_order),
-                        ("--method", args.method), ("--chunk", args.chunk),
-                        ("--threads", args.threads)):
+    for flag, value in (
+        ("--samples", args.samples),
+        ("--seed", args.seed),
+        ("--gue-scale", args.gue_scale),
+        ("--layer-order", args.layer_order),
+        ("--method", args.method),
+        ("--chunk", args.chunk),
+        ("--threads", args.threads),
+    ):
         if value is not None:
             out += [flag, str(value)]
     if args.save_arrays:
@@ -49,9 +55,19 @@ def _run_args(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     cfg = make_config(args.config, **config_overrides(args))  # validates the grid now
-    print(slurm_script(
-        args.outdir, _run_args(args), array=args.array, max_L=max(cfg.L),
-        cpus_per_task=args.cpus_per_task, time=args.time, partition=args.partition,
-        account=args.account, max_running=args.max_running, setup=args.setup,
-    ), end="")
+    print(
+        slurm_script(
+            args.outdir,
+            _run_args(args),
+            array=args.array,
+            max_L=max(cfg.L),
+            cpus_per_task=args.cpus_per_task,
+            time=args.time,
+            partition=args.partition,
+            account=args.account,
+            max_running=args.max_running,
+            setup=args.setup,
+        ),
+        end="",
+    )
     return 0

@@ -10,7 +10,8 @@ from ..ensemble.store import run_status
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "status", help="done / total / failed per (L, alpha) of a run, and time left",
+        "status",
+        help="done / total / failed per (L, alpha) of a run, and time left",
         description="Per (L, alpha): samples done, failed and total, mean seconds per sample and "
         "the time left (for --workers parallel workers).",
     )
@@ -19,22 +20,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
 
     if args.workers < 1:
         raise InputError(f"--workers={args.workers} is not allowed: it must be an integer >= 1")
     df = run_status(args.outdir)
-    print(f"{'L':>3} {'alpha':>10} {'done':>8} {'total':>8} {'failed':>7} {'s/sample':>10} "
-          f"{'time left':>11}")
+    print(
+        f"{'L':>3} {'alpha':>10} {'done':>8} {'total':>8} {'failed':>7} {'s/sample':>10} "
+        f"{'time left':>11}"
+    )
     for r in df.itertuples():
-        print(f"{r.L:>3} {r.alpha:>10g} {r.done:>8} {r.total:>8} {r.failed:>7} "
-              f"{r.s_per_sample:>10.3g} {format_duration(r.time_left_s / args.workers):>11}")
+        print(
+            f"{r.L:>3} {r.alpha:>10g} {r.done:>8} {r.total:>8} {r.failed:>7} "
+            f"{r.s_per_sample:>10.3g} {format_duration(r.time_left_s / args.workers):>11}"
+        )
     done, total, failed = int(df.done.sum()), int(df.total.sum()), int(df.failed.sum())
     left = float(df.time_left_s.sum()) / args.workers
-    print(f"all: {done}/{total} done, {failed} failed, time left {format_duration(left)} with "
-          f"{args.workers} worker(s)")
+    print(
+        f"all: {done}/{total} done, {failed} failed, time left {format_duration(left)} with "
+        f"{args.workers} worker(s)"
+    )
     for name, why in df.attrs.get("corrupt", []):
         print(f"corrupt shard {name}: {why} (the next run redoes it)")
     return 0

@@ -13,12 +13,17 @@ from ..table import TABLE_FORMATS, write_table
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "table", help="write the table of a run directory (one row per sample)",
+        "table",
+        help="write the table of a run directory (one row per sample)",
         description="One row per finished sample, sorted by (L, alpha, sample), no duplicates.",
     )
     p.add_argument("outdir", metavar="OUTDIR", help="run directory")
-    p.add_argument("--format", choices=TABLE_FORMATS, default=None,
-                   help="file format (default: from the -o suffix, else csv)")
+    p.add_argument(
+        "--format",
+        choices=TABLE_FORMATS,
+        default=None,
+        help="file format (default: from the -o suffix, else csv)",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="output file (csv: default stdout)")
     p.add_argument("--ok-only", action="store_true", help="leave out failed samples")
     p.set_defaults(func=run)

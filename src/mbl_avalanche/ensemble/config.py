@@ -90,14 +90,17 @@ class RunConfig:
                 f"layer_order={self.layer_order!r} is not allowed: use 'odd_first' or 'even_first'"
             )
         if self.method not in UNITARY_METHODS:
-            raise InputError(f"method={self.method!r} is not allowed: choose one of "
-                             f"{', '.join(UNITARY_METHODS)}")
+            raise InputError(
+                f"method={self.method!r} is not allowed: choose one of {', '.join(UNITARY_METHODS)}"
+            )
         for key in ("save_arrays", "retry_failed"):
             if not isinstance(getattr(self, key), bool):
                 raise InputError(f"{key}={getattr(self, key)!r} is not allowed: use true or false")
         if not isinstance(self.dask_scheduler, str):
-            raise InputError(f"dask_scheduler={self.dask_scheduler!r} is not allowed: give an "
-                             "address string such as 'tcp://host:8786'")
+            raise InputError(
+                f"dask_scheduler={self.dask_scheduler!r} is not allowed: give an "
+                "address string such as 'tcp://host:8786'"
+            )
 
     def identity(self) -> dict[str, Any]:
         """The keys that decide every record (:data:`IDENTITY_KEYS`)."""
@@ -183,8 +186,9 @@ def make_config(config_file: str | Path | None = None, **overrides: Any) -> RunC
     data: dict[str, Any] = read_toml(config_file) if config_file is not None else {}
     for k, v in overrides.items():
         if k not in CONFIG_KEYS:
-            raise InputError(f"config key {k!r} is not allowed: known keys are "
-                             f"{', '.join(CONFIG_KEYS)}")
+            raise InputError(
+                f"config key {k!r} is not allowed: known keys are {', '.join(CONFIG_KEYS)}"
+            )
         if v is not None:
             data[k] = v
     missing = [k for k in ("L", "alpha", "samples") if k not in data]

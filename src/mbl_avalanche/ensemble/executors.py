@@ -38,8 +38,9 @@ class InlineExecutor:
 
     name = "inline"
 
-    def run(self, fn: Callable[[TaskSpec], TaskOutput], specs: Sequence[TaskSpec]
-            ) -> Iterator[Result]:
+    def run(
+        self, fn: Callable[[TaskSpec], TaskOutput], specs: Sequence[TaskSpec]
+    ) -> Iterator[Result]:
         for spec in specs:
             yield spec, fn(spec)
 
@@ -82,11 +83,16 @@ class LocalExecutor:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
-                                        initializer=_worker_init, initargs=(os.getpid(),))
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_context(),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
 
-    def run(self, fn: Callable[[TaskSpec], TaskOutput], specs: Sequence[TaskSpec]
-            ) -> Iterator[Result]:
+    def run(
+        self, fn: Callable[[TaskSpec], TaskOutput], specs: Sequence[TaskSpec]
+    ) -> Iterator[Result]:
         todo = list(specs)[::-1]
         running: dict[Future, TaskSpec] = {}
         while todo or running:
@@ -123,8 +129,10 @@ class DaskExecutor:
         except ImportError:  # pragma: no cover
             from ..errors import InputError
 
-            raise InputError("--dask-scheduler needs the 'distributed' package: "
-                             "pip install 'mbl-avalanche[dask]'") from None
+            raise InputError(
+                "--dask-scheduler needs the 'distributed' package: "
+                "pip install 'mbl-avalanche[dask]'"
+            ) from None
         self._own = True
         if isinstance(scheduler, Client):
             self.client, self._own = scheduler, False
@@ -145,8 +153,9 @@ class DaskExecutor:
         except Exception:  # the summary must not stop a run
             return 0
 
-    def run(self, fn: Callable[[TaskSpec], TaskOutput], specs: Sequence[TaskSpec]
-            ) -> Iterator[Result]:
+    def run(
+        self, fn: Callable[[TaskSpec], TaskOutput], specs: Sequence[TaskSpec]
+    ) -> Iterator[Result]:
         from distributed import as_completed
 
         by_key = {}

@@ -53,13 +53,13 @@ class RunSummary:
     executor: str
     workers: int
     threads: int
-    planned: int = 0          # samples in this call's slice of the grid
-    already_done: int = 0     # of those, finished before this call
+    planned: int = 0  # samples in this call's slice of the grid
+    already_done: int = 0  # of those, finished before this call
     computed_ok: int = 0
     computed_failed: int = 0
     interrupted: bool = False
     elapsed: float = 0.0
-    corrupt_redone: int = 0   # corrupt shards found (moved aside; their samples redone)
+    corrupt_redone: int = 0  # corrupt shards found (moved aside; their samples redone)
 
     @property
     def remaining(self) -> int:
@@ -67,10 +67,12 @@ class RunSummary:
 
     def line(self) -> str:
         rate = (self.computed_ok + self.computed_failed) / self.elapsed * 60 if self.elapsed else 0
-        s = (f"{self.outdir}: {self.computed_ok} samples computed ({self.computed_failed} failed), "
-             f"{self.already_done} already done, {self.remaining} left of {self.planned} "
-             f"[{self.executor}, {self.workers} worker(s) x {self.threads} thread(s), "
-             f"{self.elapsed:.1f} s, {rate:.1f} samples/min]")
+        s = (
+            f"{self.outdir}: {self.computed_ok} samples computed ({self.computed_failed} failed), "
+            f"{self.already_done} already done, {self.remaining} left of {self.planned} "
+            f"[{self.executor}, {self.workers} worker(s) x {self.threads} thread(s), "
+            f"{self.elapsed:.1f} s, {rate:.1f} samples/min]"
+        )
         if self.interrupted:
             s += " -- interrupted; run the same command again to continue"
         return s
@@ -98,8 +100,14 @@ class Progress:
     over several ``L`` is not estimated from the cheap samples that finish first.
     """
 
-    def __init__(self, total: int, enabled: bool, every: float, stream: TextIO | None = None,
-                 total_work: float | None = None):
+    def __init__(
+        self,
+        total: int,
+        enabled: bool,
+        every: float,
+        stream: TextIO | None = None,
+        total_work: float | None = None,
+    ):
         self.total, self.enabled, self.every = total, enabled, every
         self.total_work = float(total_work) if total_work else float(total)
         self.work_done = 0.0
@@ -110,8 +118,9 @@ class Progress:
         if enabled and total and self.stream.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="sample", file=self.stream, smoothing=0.05,
-                            dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total, unit="sample", file=self.stream, smoothing=0.05, dynamic_ncols=True
+            )
 
     def update(self, ok: int, failed: int, work: float | None = None) -> None:
         self.done += ok + failed
@@ -131,10 +140,12 @@ class Progress:
         work_rate = self.work_done / el if el > 0 else 0.0
         left = max(self.total_work - self.work_done, 0.0)
         eta = left / work_rate if work_rate > 0 else float("inf")
-        return (f"mbl-avalanche run: {self.done}/{self.total} samples "
-                f"({100 * self.done / max(self.total, 1):.0f}%, {self.failed} failed), "
-                f"{60 * rate:.1f} samples/min, elapsed {format_duration(el)}, "
-                f"ETA {format_duration(eta)}")
+        return (
+            f"mbl-avalanche run: {self.done}/{self.total} samples "
+            f"({100 * self.done / max(self.total, 1):.0f}%, {self.failed} failed), "
+            f"{60 * rate:.1f} samples/min, elapsed {format_duration(el)}, "
+            f"ETA {format_duration(eta)}"
+        )
 
     def close(self) -> None:
         if self.bar is not None:
@@ -148,20 +159,28 @@ def plan_workers(cfg: RunConfig, max_L: int, log: TextIO) -> tuple[int, int]:
     threads = cfg.threads or max(1, cores // workers)
     if workers * threads > cores:
         new = max(1, cores // threads)
-        print(f"mbl-avalanche run: {workers} workers x {threads} BLAS threads exceed {cores} "
-              f"cores; using {new} worker(s)", file=log)
+        print(
+            f"mbl-avalanche run: {workers} workers x {threads} BLAS threads exceed {cores} "
+            f"cores; using {new} worker(s)",
+            file=log,
+        )
         workers = new
     need = sample_memory_bytes(max_L)
     have = available_memory_bytes()
     fit = int(have // need)
     if fit < 1:
-        raise InputError(f"L={max_L} is not allowed here: one sample needs about "
-                         f"{format_bytes(need)} but this machine has {format_bytes(have)} "
-                         "available")
+        raise InputError(
+            f"L={max_L} is not allowed here: one sample needs about "
+            f"{format_bytes(need)} but this machine has {format_bytes(have)} "
+            "available"
+        )
     if workers > fit:
-        print(f"mbl-avalanche run: {workers} workers at L={max_L} need about "
-              f"{format_bytes(workers * need)} but {format_bytes(have)} is available; using "
-              f"{fit} worker(s)", file=log)
+        print(
+            f"mbl-avalanche run: {workers} workers at L={max_L} need about "
+            f"{format_bytes(workers * need)} but {format_bytes(have)} is available; using "
+            f"{fit} worker(s)",
+            file=log,
+        )
         workers = fit
     return workers, threads
 
@@ -225,8 +244,11 @@ def run_ensemble(
 
     sc = store.scan(out, quarantine=True)
     for name, why in sc.corrupt:
-        print(f"mbl-avalanche run: corrupt shard {name} ({why}): moved to shards/corrupt/, "
-              "its samples are redone", file=log)
+        print(
+            f"mbl-avalanche run: corrupt shard {name} ({why}): moved to shards/corrupt/, "
+            "its samples are redone",
+            file=log,
+        )
     finished: set[tuple[int, float, int]] = set()
     for key, rec in sc.best().items():
         if rec.get("status") == "ok" or not cfg.retry_failed:
@@ -248,10 +270,20 @@ def run_ensemble(
         workers, threads = plan_workers(cfg, max(t.L for t, _ in todo), log)
     else:
         workers, threads = 1, cfg.threads or 1
-    specs = [TaskSpec(task=t, samples=m, seed=cfg.seed, gue_scale=cfg.gue_scale,
-                      layer_order=cfg.layer_order, method=cfg.method, threads=threads,
-                      save_arrays=cfg.save_arrays, inject=injected_failures())
-             for t, m in todo]
+    specs = [
+        TaskSpec(
+            task=t,
+            samples=m,
+            seed=cfg.seed,
+            gue_scale=cfg.gue_scale,
+            layer_order=cfg.layer_order,
+            method=cfg.method,
+            threads=threads,
+            save_arrays=cfg.save_arrays,
+            inject=injected_failures(),
+        )
+        for t, m in todo
+    ]
 
     if scheduler is not None:
         executor: Any = DaskExecutor(scheduler)
@@ -262,32 +294,63 @@ def run_ensemble(
     else:
         executor = InlineExecutor()
         workers = 1
-    summary = RunSummary(outdir=str(out), run_id=run_id, executor=executor.name,
-                         workers=workers, threads=threads, planned=planned,
-                         already_done=planned - n_todo, corrupt_redone=len(sc.corrupt))
-    store.write_provenance(out, run_id, store.provenance({
-        "run_id": run_id, "executor": executor.name, "workers": workers,
-        "blas_threads_per_sample": threads, "shard": list(shard) if shard else None,
-        "config": cfg.to_dict(),
-    }))
+    summary = RunSummary(
+        outdir=str(out),
+        run_id=run_id,
+        executor=executor.name,
+        workers=workers,
+        threads=threads,
+        planned=planned,
+        already_done=planned - n_todo,
+        corrupt_redone=len(sc.corrupt),
+    )
+    store.write_provenance(
+        out,
+        run_id,
+        store.provenance(
+            {
+                "run_id": run_id,
+                "executor": executor.name,
+                "workers": workers,
+                "blas_threads_per_sample": threads,
+                "shard": list(shard) if shard else None,
+                "config": cfg.to_dict(),
+            }
+        ),
+    )
 
-    bar = Progress(n_todo, progress, cfg.log_every, log,
-                   total_work=sum(len(sp.samples) * sample_work(sp.task.L) for sp in specs))
+    bar = Progress(
+        n_todo,
+        progress,
+        cfg.log_every,
+        log,
+        total_work=sum(len(sp.samples) * sample_work(sp.task.L) for sp in specs),
+    )
     cancel = False
     try:
         for spec, output in executor.run(compute_task, specs):
             if isinstance(output, BrokenProcessPool):
-                raise WorkerDied("a worker process died (killed or out of memory?); finished "
-                                 "samples are kept, run again to continue")
+                raise WorkerDied(
+                    "a worker process died (killed or out of memory?); finished "
+                    "samples are kept, run again to continue"
+                )
             if isinstance(output, BaseException):
                 output = _failed_output(spec, output)
-            store.write_shard(out, spec.task.name, run_id, spec.task.L, spec.task.alpha,
-                              output.records, output.arrays)
+            store.write_shard(
+                out,
+                spec.task.name,
+                run_id,
+                spec.task.L,
+                spec.task.alpha,
+                output.records,
+                output.arrays,
+            )
             ok = sum(r.get("status") == "ok" for r in output.records)
             summary.computed_ok += ok
             summary.computed_failed += len(output.records) - ok
-            bar.update(ok, len(output.records) - ok,
-                       work=len(output.records) * sample_work(spec.task.L))
+            bar.update(
+                ok, len(output.records) - ok, work=len(output.records) * sample_work(spec.task.L)
+            )
     except KeyboardInterrupt:
         cancel = True
         summary.interrupted = True

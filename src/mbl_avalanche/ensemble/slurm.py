@@ -47,8 +47,10 @@ def shard_from_env(env: Mapping[str, str] | None = None) -> tuple[int, int] | No
         i = int(tid) - int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
         n = int(count)
     except ValueError:
-        raise InputError(f"SLURM_ARRAY_TASK_ID={tid!r} / SLURM_ARRAY_TASK_COUNT={count!r} are "
-                         "not integers; give --shard I/N") from None
+        raise InputError(
+            f"SLURM_ARRAY_TASK_ID={tid!r} / SLURM_ARRAY_TASK_COUNT={count!r} are "
+            "not integers; give --shard I/N"
+        ) from None
     return check_shard((i, n))
 
 
@@ -106,7 +108,8 @@ def slurm_script(
     lines += [
         "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1",
         "# the shard (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) is read from the environment",
-        "mbl-avalanche run " + " ".join(shlex.quote(a) for a in [outdir, *run_args])
+        "mbl-avalanche run "
+        + " ".join(shlex.quote(a) for a in [outdir, *run_args])
         + ' --workers "${SLURM_CPUS_PER_TASK:-1}" --no-progress',
     ]
     return "\n".join(lines) + "\n"

@@ -101,6 +101,7 @@ class CorruptShard(Exception):  # a condition, not an error raised to users
 
 # ----------------------------------------------------------------------------- atomic writes
 
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
@@ -139,6 +140,7 @@ def new_run_id() -> str:
 
 
 # ----------------------------------------------------------------------------- config
+
 
 def config_path(outdir: Path) -> Path:
     return Path(outdir) / "config.json"
@@ -198,13 +200,23 @@ def init_run(outdir: str | Path, cfg: RunConfig) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- provenance
 
+
 def _git_revision() -> dict[str, Any]:
     here = Path(__file__).resolve().parent
     try:
-        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "-uno"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "-uno"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return {"revision": rev, "dirty": bool(dirty)}
     except (OSError, subprocess.SubprocessError):
         return {"revision": None, "dirty": None}
@@ -219,14 +231,26 @@ def provenance(extra: dict[str, Any] | None = None) -> dict[str, Any]:
 
     try:
         blas = [
-            {k: info.get(k) for k in ("internal_api", "version", "num_threads", "threading_layer",
-                                      "filepath", "architecture")}
+            {
+                k: info.get(k)
+                for k in (
+                    "internal_api",
+                    "version",
+                    "num_threads",
+                    "threading_layer",
+                    "filepath",
+                    "architecture",
+                )
+            }
             for info in threadpoolctl.threadpool_info()
         ]
     except Exception as exc:  # provenance must never stop a run
         blas = [{"error": repr(exc)}]
-    env_threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                              "MKL_NUM_THREADS") if k in os.environ}
+    env_threads = {
+        k: os.environ[k]
+        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+        if k in os.environ
+    }
     from ..resources import cpu_count
 
     p = {
@@ -260,6 +284,7 @@ def write_provenance(outdir: str | Path, run_id: str, info: dict[str, Any]) -> N
 
 # ----------------------------------------------------------------------------- shards
 
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), allow_nan=True)
 
@@ -272,8 +297,9 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_arrays(path: Path, L: int, alpha: float,
-                  arrays: dict[int, dict[str, np.ndarray]]) -> str:
+def _write_arrays(
+    path: Path, L: int, alpha: float, arrays: dict[int, dict[str, np.ndarray]]
+) -> str:
     """Write the arrays HDF5 file atomically; returns its sha256."""
     import h5py
 
@@ -297,19 +323,30 @@ def _write_arrays(path: Path, L: int, alpha: float,
     return digest
 
 
-def write_shard(outdir: str | Path, task_name: str, run_id: str, L: int, alpha: float,
-                records: list[dict[str, Any]],
-                arrays: dict[int, dict[str, np.ndarray]] | None = None) -> Path:
+def write_shard(
+    outdir: str | Path,
+    task_name: str,
+    run_id: str,
+    L: int,
+    alpha: float,
+    records: list[dict[str, Any]],
+    arrays: dict[int, dict[str, np.ndarray]] | None = None,
+) -> Path:
     """Write one finished task's records (and arrays) as a new shard; returns its path."""
     for r in records:
         record.validate(r, require="key", where=f"shard {task_name}")
     sdir = Path(outdir) / SHARD_DIR
     stem = f"{task_name}__{run_id}"
     header: dict[str, Any] = {
-        "mbl_avalanche_shard": SHARD_FORMAT, "record_version": record.RECORD_VERSION,
-        "task": task_name, "run_id": run_id,
-        "L": L, "alpha": alpha, "samples": [r["sample"] for r in records],
-        "arrays": None, "arrays_sha256": None,
+        "mbl_avalanche_shard": SHARD_FORMAT,
+        "record_version": record.RECORD_VERSION,
+        "task": task_name,
+        "run_id": run_id,
+        "L": L,
+        "alpha": alpha,
+        "samples": [r["sample"] for r in records],
+        "arrays": None,
+        "arrays_sha256": None,
     }
     if arrays:
         h5 = sdir / f"{stem}.h5"
@@ -317,8 +354,9 @@ def write_shard(outdir: str | Path, task_name: str, run_id: str, L: int, alpha: 
         header["arrays"] = h5.name
     lines = [_dumps(header)] + [_dumps(r) for r in records]
     body = ("\n".join(lines) + "\n").encode()
-    footer = _dumps({"end": True, "records": len(records),
-                     "sha256": hashlib.sha256(body).hexdigest()})
+    footer = _dumps(
+        {"end": True, "records": len(records), "sha256": hashlib.sha256(body).hexdigest()}
+    )
     path = sdir / f"{stem}.jsonl"
     atomic_write_bytes(path, body + footer.encode() + b"\n")
     return path
@@ -428,8 +466,10 @@ def remove_stale_temporaries(outdir: str | Path, older_than_s: float = 3600.0) -
     sdir = Path(outdir) / SHARD_DIR
     n = 0
     now = time.time()
-    stale = [*sdir.glob(".tmp-*"),
-             *(h for h in sdir.glob("*.h5") if not h.with_suffix(".jsonl").exists())]
+    stale = [
+        *sdir.glob(".tmp-*"),
+        *(h for h in sdir.glob("*.h5") if not h.with_suffix(".jsonl").exists()),
+    ]
     for p in stale:
         with contextlib.suppress(OSError):
             if now - p.stat().st_mtime > older_than_s:
@@ -439,6 +479,7 @@ def remove_stale_temporaries(outdir: str | Path, older_than_s: float = 3600.0) -
 
 
 # ----------------------------------------------------------------------------- tables
+
 
 def _column_order(records: Iterable[dict[str, Any]]) -> list[str]:
     """Schema order (bookkeeping last), then any column the schema does not know."""
@@ -490,8 +531,7 @@ def load_run(outdir: str | Path, failed: bool = True) -> pd.DataFrame:
         raise InputError(f"OUTDIR={str(out)!r} is not allowed: no such run directory")
     sc = scan(out)
     for name, why in sc.corrupt:
-        warnings.warn(f"skipping corrupt shard {name}: {why} (run again to redo it)",
-                      stacklevel=2)
+        warnings.warn(f"skipping corrupt shard {name}: {why} (run again to redo it)", stacklevel=2)
     recs = list(sc.best().values())
     if not failed:
         recs = [r for r in recs if r.get("status") == "ok"]
@@ -513,16 +553,23 @@ def load_arrays(outdir: str | Path, L: int, alpha: float, sample: int) -> dict[s
             header, _ = read_shard(p)
         except (CorruptShard, OSError):
             continue
-        if (header.get("arrays") and int(header["L"]) == int(L)
-                and float(header["alpha"]) == float(alpha) and int(sample) in header["samples"]):
+        if (
+            header.get("arrays")
+            and int(header["L"]) == int(L)
+            and float(header["alpha"]) == float(alpha)
+            and int(sample) in header["samples"]
+        ):
             with h5py.File(p.with_name(header["arrays"]), "r") as f:
                 if key in f:
                     return {k: np.asarray(v) for k, v in f[key].items()}
-    raise InputError(f"sample (L={L}, alpha={alpha}, sample={sample}) has no saved arrays in "
-                     f"{str(outdir)!r} (run with --save-arrays)")
+    raise InputError(
+        f"sample (L={L}, alpha={alpha}, sample={sample}) has no saved arrays in "
+        f"{str(outdir)!r} (run with --save-arrays)"
+    )
 
 
 # ----------------------------------------------------------------------------- status
+
 
 def run_status(outdir: str | Path) -> pd.DataFrame:
     """Progress of a run directory per ``(L, alpha)`` of its targets.
@@ -552,15 +599,28 @@ def run_status(outdir: str | Path) -> pd.DataFrame:
         times = [float(r["wall_time"]) for r in ok if r.get("wall_time") is not None]
         mean = float(np.mean(times)) if times else float("nan")
         left = total - len(recs)
-        rows.append(dict(L=Lv, alpha=a, total=total, done=len(ok), failed=failed, left=left,
-                         s_per_sample=mean, time_left_s=left * mean if left else 0.0))
-    known = [(r["L"], r["alpha"], r["s_per_sample"]) for r in rows
-             if np.isfinite(r["s_per_sample"])]
+        rows.append(
+            dict(
+                L=Lv,
+                alpha=a,
+                total=total,
+                done=len(ok),
+                failed=failed,
+                left=left,
+                s_per_sample=mean,
+                time_left_s=left * mean if left else 0.0,
+            )
+        )
+    known = [
+        (r["L"], r["alpha"], r["s_per_sample"]) for r in rows if np.isfinite(r["s_per_sample"])
+    ]
     for r in rows:
         if r["left"] and not np.isfinite(r["s_per_sample"]) and known:
             Lk, _, sk = min(known, key=lambda k: (abs(k[0] - r["L"]), k[1] != r["alpha"]))
             r["time_left_s"] = r["left"] * sk * 8.0 ** (r["L"] - Lk)
-    df = pd.DataFrame(rows, columns=["L", "alpha", "total", "done", "failed", "left",
-                                     "s_per_sample", "time_left_s"])
+    df = pd.DataFrame(
+        rows,
+        columns=["L", "alpha", "total", "done", "failed", "left", "s_per_sample", "time_left_s"],
+    )
     df.attrs["corrupt"] = sc.corrupt
     return df

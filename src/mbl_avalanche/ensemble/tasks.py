@@ -32,11 +32,14 @@ import socket
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from .. import record
+
+if TYPE_CHECKING:
+    from ..models.floquet import LayerOrder
 
 __all__ = [
     "FAIL_ENV",
@@ -155,18 +158,28 @@ def _model(spec: TaskSpec) -> Any:
     from ..models.floquet import FloquetModel
 
     t = spec.task
-    return FloquetModel(L=t.L, alpha=t.alpha, seed=spec.seed, gue_scale=spec.gue_scale,
-                        layer_order=spec.layer_order)  # type: ignore[arg-type]
+    order = cast("LayerOrder", spec.layer_order)  # validated by RunConfig
+    return FloquetModel(
+        L=t.L, alpha=t.alpha, seed=spec.seed, gue_scale=spec.gue_scale, layer_order=order
+    )
 
 
-def failed_record(spec: TaskSpec, sample: int, exc: BaseException,
-                  wall_time: float = float("nan")) -> dict[str, Any]:
+def failed_record(
+    spec: TaskSpec, sample: int, exc: BaseException, wall_time: float = float("nan")
+) -> dict[str, Any]:
     """The record of a sample whose analysis raised ``exc`` (``status = "failed"``)."""
     msg = " ".join(str(exc).split()) or repr(exc)
     rec: dict[str, Any] = dict(_model(spec).record_fields(sample))
-    rec.update(method=spec.method, L=spec.task.L, kind="unitary", status="failed",
-               error=f"{type(exc).__name__}: {msg}", blas_threads=spec.threads,
-               host=socket.gethostname(), wall_time=wall_time)
+    rec.update(
+        method=spec.method,
+        L=spec.task.L,
+        kind="unitary",
+        status="failed",
+        error=f"{type(exc).__name__}: {msg}",
+        blas_threads=spec.threads,
+        host=socket.gethostname(),
+        wall_time=wall_time,
+    )
     return rec
 
 
@@ -198,8 +211,10 @@ def compute_task(spec: TaskSpec) -> TaskOutput:
                 rec = {k: plain(v) for k, v in r.scalars().items()}
                 rec.update(status="ok", error="", blas_threads=spec.threads, host=host)
                 if arrays is not None:
-                    arrays[s] = {"theta": np.asarray(r.theta, dtype=float),
-                                 "c": np.asarray(r.c, dtype=float)}
+                    arrays[s] = {
+                        "theta": np.asarray(r.theta, dtype=float),
+                        "c": np.asarray(r.c, dtype=float),
+                    }
             except Exception as exc:  # recorded, the run goes on
                 rec = failed_record(spec, s, exc)
             rec["wall_time"] = time.perf_counter() - t0

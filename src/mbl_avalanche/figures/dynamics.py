@@ -32,8 +32,12 @@ def trajectory_figure(res: DynamicsResult, sweep: Sweep | None = None) -> Figure
     cmap = mpl.colormaps["viridis"]
     L = tr.z.shape[1]
     for i in range(L):
-        ax[0].semilogx(np.maximum(t, 0.5), tr.z[:, i], color=cmap(i / max(L - 1, 1)),
-                       label=f"site {i + 1}" + (" (bath)" if i == L - 1 else ""))
+        ax[0].semilogx(
+            np.maximum(t, 0.5),
+            tr.z[:, i],
+            color=cmap(i / max(L - 1, 1)),
+            label=f"site {i + 1}" + (" (bath)" if i == L - 1 else ""),
+        )
     ax[0].axvline(1 / res.channel.gamma, color="gray", ls=":", lw=1, label="1/gamma")
     ax[0].axvline(1 / r1, color="k", ls="--", lw=1, label="1/r_1")
     ax[0].set_xlabel("t (periods)")
@@ -59,7 +63,8 @@ def trajectory_figure(res: DynamicsResult, sweep: Sweep | None = None) -> Figure
     return fig
 
 
-def plot_trajectory(res: DynamicsResult, path: str | os.PathLike[str],
-                    sweep: Sweep | None = None) -> None:
+def plot_trajectory(
+    res: DynamicsResult, path: str | os.PathLike[str], sweep: Sweep | None = None
+) -> None:
     """Draw :func:`trajectory_figure` and save it (format from the file name, 120 dpi)."""
     trajectory_figure(res, sweep).savefig(path, dpi=120)

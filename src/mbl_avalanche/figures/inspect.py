@@ -81,24 +81,37 @@ def _draw(result: Any, n_currents: int) -> Figure:
         hmax = max(hmax, h / 2)
         frac = d / dmax
         is_set = {m, n} <= set(res.states.values())
-        ax.add_patch(Arc(((x0 + x1) / 2, 0), w, h, theta1=0, theta2=180,
-                         lw=0.5 + 3.5 * frac, alpha=0.25 + 0.75 * frac,
-                         color="#c0392b" if is_set else "0.3"))
+        ax.add_patch(
+            Arc(
+                ((x0 + x1) / 2, 0),
+                w,
+                h,
+                theta1=0,
+                theta2=180,
+                lw=0.5 + 3.5 * frac,
+                alpha=0.25 + 0.75 * frac,
+                color="#c0392b" if is_set else "0.3",
+            )
+        )
     ax.vlines(theta, -0.02 * span, 0, color="0.6", lw=0.4)
     ax.set_xlim(theta.min() - 0.02 * span, theta.max() + 0.02 * span)
     ax.set_ylim(-0.03 * span, max(hmax * 1.1, 0.05 * span))
     ax.set_yticks([])
     ax.set_xlabel(xlabel)
     share = sum(t[2] for t in top) / nrm if nrm > 0 else float("nan")
-    ax.set_title(f"(c) {len(top)} strongest currents $D_{{mn}}$ (red: within {{A,B,A',B'}}),"
-                 f" {100 * share:.1f}% of $2^L\\Gamma$", fontsize=10)
+    ax.set_title(
+        f"(c) {len(top)} strongest currents $D_{{mn}}$ (red: within {{A,B,A',B'}}),"
+        f" {100 * share:.1f}% of $2^L\\Gamma$",
+        fontsize=10,
+    )
 
     ax = axes[1, 1]
     dem = res.demixings["AB"]
     sites = np.arange(1, L + 1)
     ax.plot(sites, z_profile(dem.a, L), "o-", color=COLORS["A"], label=r"$|a\rangle$ " + res.bits_a)
-    ax.plot(sites, z_profile(dem.b, L), "s--", color=COLORS["B"],
-            label=r"$|b\rangle$ " + res.bits_b)
+    ax.plot(
+        sites, z_profile(dem.b, L), "s--", color=COLORS["B"], label=r"$|b\rangle$ " + res.bits_b
+    )
     if np.isfinite(res.x):
         ax.axvline(res.x, color="k", ls=":", lw=1.5, label=f"resonance location x = {res.x:g}")
     ax.axvspan(L - 0.5, L + 0.5, color="#f5b041", alpha=0.25, label="bath site L")
@@ -109,8 +122,11 @@ def _draw(result: Any, n_currents: int) -> Figure:
     ax.set_title(f"(d) demixed pair ({res.case} case), angle = {dem.angle:.3e}")
     ax.legend(loc="lower left", fontsize=8)
     head = result.meta
-    title = (f"L = {L}, alpha = {head['alpha']:g}, sample {head['sample']} (seed {head['seed']})"
-             if "alpha" in head else f"L = {L}, {result.kind} from {head.get('source', 'array')}")
+    title = (
+        f"L = {L}, alpha = {head['alpha']:g}, sample {head['sample']} (seed {head['seed']})"
+        if "alpha" in head
+        else f"L = {L}, {result.kind} from {head.get('source', 'array')}"
+    )
     fig.suptitle(title)
     return fig
 

@@ -80,6 +80,7 @@ class FigureRecord:
 # Small helpers
 # ---------------------------------------------------------------------------------------------
 
+
 def _require(df: pd.DataFrame, *cols: str) -> None:
     miss = stats.missing_columns(df, *cols)
     if miss:
@@ -98,8 +99,14 @@ def _counts_label(ns: Sequence[int]) -> str:
     return f"n = {lo}" if lo == hi else f"n = {lo}–{hi}"
 
 
-def _log_edges(values: np.ndarray, *, nbins: int = 30, lo: float | None = None,
-               hi: float | None = None, pad: float = 0.02) -> np.ndarray:
+def _log_edges(
+    values: np.ndarray,
+    *,
+    nbins: int = 30,
+    lo: float | None = None,
+    hi: float | None = None,
+    pad: float = 0.02,
+) -> np.ndarray:
     """Edges in log10 space spanning the positive ``values`` (or ``[lo, hi]`` in log10)."""
     v = values[values > 0]
     a = np.log10(v.min()) if lo is None else lo
@@ -119,8 +126,9 @@ def _log_density(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return h / (total * width) if total else h.astype(float)
 
 
-def _select_fig4(df: pd.DataFrame, L: int | None, alpha: float | None
-                 ) -> tuple[pd.DataFrame, int, float]:
+def _select_fig4(
+    df: pd.DataFrame, L: int | None, alpha: float | None
+) -> tuple[pd.DataFrame, int, float]:
     """Rows of one MBL alpha at one L (the most sampled MBL alpha at its largest L)."""
     mbl = df[df["regime"] == "MBL"]
     if alpha is None:
@@ -147,8 +155,17 @@ def _select_fig4(df: pd.DataFrame, L: int | None, alpha: float | None
 
 
 def _no_data(ax: Any, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=7,
-            color="0.4", wrap=True)
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=7,
+        color="0.4",
+        wrap=True,
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -156,6 +173,7 @@ def _no_data(ax: Any, text: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Fig. 2
 # ---------------------------------------------------------------------------------------------
+
 
 def fig2_R(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 36) -> Figure:
     """Paper Fig. 2: distributions of ``R`` per ``L``, MBL (blues) and thermal (red to yellow).
@@ -185,23 +203,47 @@ def fig2_R(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 36)
             for (L, v), col in zip(groups.items(), colors, strict=True):
                 dens = _log_density(v, edges)
                 peak = max(peak, float(dens.max()))
-                handles.append(ax.stairs(dens, 10**edges, color=col, ls=dashes[ia % 4], lw=1.1,
-                                         label=f"L = {L} (n = {v.size})"))
+                handles.append(
+                    ax.stairs(
+                        dens,
+                        10**edges,
+                        color=col,
+                        ls=dashes[ia % 4],
+                        lw=1.1,
+                        label=f"L = {L} (n = {v.size})",
+                    )
+                )
             if handles:
                 legends.append((f"{regime}, α = {_fmt_alpha(a)}", handles))
     ax.axvline(0.5, color=style.REFERENCE_COLOR, ls="--", lw=0.9)
-    ax.text(0.47, 0.97, "R = 1/2", transform=ax.get_xaxis_transform(), ha="right", va="top",
-            rotation=90, fontsize=6.5, color=style.REFERENCE_COLOR)
+    ax.text(
+        0.47,
+        0.97,
+        "R = 1/2",
+        transform=ax.get_xaxis_transform(),
+        ha="right",
+        va="top",
+        rotation=90,
+        fontsize=6.5,
+        color=style.REFERENCE_COLOR,
+    )
     ax.set_xscale("log")
     ax.set_xlim(10 ** edges[0], 10 ** edges[-1])
     ax.set_ylim(0, 1.55 * peak if peak > 0 else 1)
     ax.set_xlabel(r"$R = D_{\mu\nu}\,/\,(2^L\,\Gamma)$")
     ax.set_ylabel(r"$P(\log_{10} R)$")
     for i, (title, handles) in enumerate(legends):
-        leg = ax.legend(handles=handles, title=title, loc="upper left",
-                        bbox_to_anchor=(0.01 + 0.34 * i, 1.0), fontsize=5.6,
-                        title_fontsize=6.0, handlelength=1.3, labelspacing=0.15,
-                        alignment="left")
+        leg = ax.legend(
+            handles=handles,
+            title=title,
+            loc="upper left",
+            bbox_to_anchor=(0.01 + 0.34 * i, 1.0),
+            fontsize=5.6,
+            title_fontsize=6.0,
+            handlelength=1.3,
+            labelspacing=0.15,
+            alignment="left",
+        )
         if i < len(legends) - 1:
             ax.add_artist(leg)
     return fig
@@ -211,8 +253,10 @@ def fig2_R(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 36)
 # Fig. 4
 # ---------------------------------------------------------------------------------------------
 
-def _ratio_panel(ax: Any, series: list[tuple[str, np.ndarray, Any]], ref: float,
-                 xlabel: str) -> None:
+
+def _ratio_panel(
+    ax: Any, series: list[tuple[str, np.ndarray, Any]], ref: float, xlabel: str
+) -> None:
     vals = np.concatenate([v for _, v, _ in series]) if series else np.array([])
     vals = vals[np.isfinite(vals) & (vals > 0)]
     if vals.size == 0:
@@ -227,11 +271,10 @@ def _ratio_panel(ax: Any, series: list[tuple[str, np.ndarray, Any]], ref: float,
         if v.size:
             dens = _log_density(v, edges)
             peak = max(peak, float(dens.max()))
-            ax.stairs(dens, 10**edges, label=f"{label} (n={v.size}, med. {np.median(v):.4g})",
-                      **kw)
+            ax.stairs(dens, 10**edges, label=f"{label} (n={v.size}, med. {np.median(v):.4g})", **kw)
     ax.axvline(ref, color=style.REFERENCE_COLOR, ls="--", lw=0.8)
     ax.set_xscale("log")
-    ax.set_xlim(10**edges[0], 10**edges[-1])
+    ax.set_xlim(10 ** edges[0], 10 ** edges[-1])
     _nice_log_ticks(ax.xaxis, edges[0], edges[-1])
     ax.set_ylim(0, 1.7 * peak if peak > 0 else 1)
     ax.set_xlabel(xlabel)
@@ -245,8 +288,7 @@ def _nice_log_ticks(axis: Any, lo: float, hi: float) -> None:
 
     if hi - lo >= 3:
         return
-    ticks = [m * 10.0**k for k in range(math.floor(lo) - 1, math.ceil(hi) + 1)
-             for m in (1, 2, 5)]
+    ticks = [m * 10.0**k for k in range(math.floor(lo) - 1, math.ceil(hi) + 1) for m in (1, 2, 5)]
     ticks = [t for t in ticks if 10**lo <= t <= 10**hi]
     if len(ticks) > 6:
         ticks = [t for t in ticks if math.log10(t).is_integer() or str(t)[0] in "15"]
@@ -257,8 +299,7 @@ def _nice_log_ticks(axis: Any, lo: float, hi: float) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _zjump_inset(ax: Any, series: list[tuple[str, np.ndarray, Any]], loc: Sequence[float]
-                 ) -> None:
+def _zjump_inset(ax: Any, series: list[tuple[str, np.ndarray, Any]], loc: Sequence[float]) -> None:
     ins = ax.inset_axes(loc)
     edges = np.linspace(0.0, 1.0, 21)
     for label, v, kw in series:
@@ -299,15 +340,31 @@ def _angle_panel(ax: Any, sub: pd.DataFrame, title: str) -> str:
         label = kw.pop("label")
         ms = kw.pop("ms")
         mfc = kw.pop("mfc")
-        ax.plot(rank[ok], np.maximum(v[ok], floor), ls="none", ms=ms, mfc=mfc,
-                label=f"{label}", zorder=3 if p == "AB" else 2, **kw)
+        ax.plot(
+            rank[ok],
+            np.maximum(v[ok], floor),
+            ls="none",
+            ms=ms,
+            mfc=mfc,
+            label=f"{label}",
+            zorder=3 if p == "AB" else 2,
+            **kw,
+        )
     ax.set_yscale("log")
     ax.set_ylim(floor / 40, 6.0)
     ax.axhline(math.pi / 2, color=style.REFERENCE_COLOR, ls=":", lw=0.7)
     if n_floor:
         ax.axhline(floor, color=style.REFERENCE_COLOR, ls="-", lw=0.4, zorder=1)
-        ax.text(0.99, floor * 1.3, "angle 0", transform=ax.get_yaxis_transform(), ha="right",
-                va="bottom", fontsize=5.5, color=style.REFERENCE_COLOR)
+        ax.text(
+            0.99,
+            floor * 1.3,
+            "angle 0",
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="bottom",
+            fontsize=5.5,
+            color=style.REFERENCE_COLOR,
+        )
     ax.set_xlabel("sample rank (by AB angle)")
     ax.xaxis.set_major_locator(_int_locator())
     ax.set_ylabel(r"demixing angle $\phi$ (rad)")
@@ -316,39 +373,63 @@ def _angle_panel(ax: Any, sub: pd.DataFrame, title: str) -> str:
     ang = np.stack([numeric(sub, cols[p]) for p in present], axis=1)
     ok = np.isfinite(ang).all(axis=1)
     frac = float(np.mean(np.argmax(ang[ok], axis=1) == present.index("AB"))) if ok.any() else 0
-    ax.set_title(f"{title} (n = {len(sub)}): AB angle largest in {100 * frac:.0f}%",
-                 fontsize=7.5)
+    ax.set_title(f"{title} (n = {len(sub)}): AB angle largest in {100 * frac:.0f}%", fontsize=7.5)
     handles, labels = ax.get_legend_handles_labels()
-    legend_order = [labels.index(style.PAIR_LABEL[p]) for p in style.PAIR_STYLE
-             if style.PAIR_LABEL[p] in labels]
-    ax.legend([handles[i] for i in legend_order], [labels[i] for i in legend_order], loc="lower left", ncol=4,
-              fontsize=6, handlelength=0.8, columnspacing=0.8, handletextpad=0.3)
+    legend_order = [
+        labels.index(style.PAIR_LABEL[p]) for p in style.PAIR_STYLE if style.PAIR_LABEL[p] in labels
+    ]
+    ax.legend(
+        [handles[i] for i in legend_order],
+        [labels[i] for i in legend_order],
+        loc="lower left",
+        ncol=4,
+        fontsize=6,
+        handlelength=0.8,
+        columnspacing=0.8,
+        handletextpad=0.3,
+    )
     return f"{n_floor} angles <= 0 drawn at the floor" if n_floor else ""
 
 
-def fig4_resonant_set(df: pd.DataFrame, regimes: Regimes | None = None, *, L: int | None = None,
-                      alpha: float | None = None) -> Figure:
+def fig4_resonant_set(
+    df: pd.DataFrame,
+    regimes: Regimes | None = None,
+    *,
+    L: int | None = None,
+    alpha: float | None = None,
+) -> Figure:
     """Paper Fig. 4 (four panels) for one MBL alpha at one ``L``; see the module docstring."""
     sub, L, alpha = _select_fig4(df, L, alpha)
     case = stats.case_of(sub)
     fig = style.new_figure(style.PAGE_WIDTH, 4.6)
     axs = fig.subplots(2, 2, gridspec_kw={"hspace": 0.42, "wspace": 0.24})
     fig.subplots_adjust(top=0.92)
-    fig.suptitle(f"α = {_fmt_alpha(alpha)}, L = {L}: near-resonant set (n = {len(sub)} samples)",
-                 fontsize=8.5, y=0.985)
+    fig.suptitle(
+        f"α = {_fmt_alpha(alpha)}, L = {L}: near-resonant set (n = {len(sub)} samples)",
+        fontsize=8.5,
+        y=0.985,
+    )
 
     # (a) S_AB'/S_A'B, all samples
     ax = axs[0, 0]
     ratio = numeric(sub, "ratio_SABp_SApB")
     if np.isfinite(ratio).any():
-        _ratio_panel(ax, [("all samples", ratio, {"color": "#1f4e9c", "lw": 1.2})], 1.0,
-                     r"$S_{AB'}\,/\,S_{A'B}$")
+        _ratio_panel(
+            ax,
+            [("all samples", ratio, {"color": "#1f4e9c", "lw": 1.2})],
+            1.0,
+            r"$S_{AB'}\,/\,S_{A'B}$",
+        )
         ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=6)
         if stats.has_columns(sub, "zjump_ABp") or stats.has_columns(sub, "zjump_ApB"):
-            _zjump_inset(ax, [
-                ("AB'", numeric(sub, "zjump_ABp"), {"color": "0.55", "lw": 1.0}),
-                ("A'B", numeric(sub, "zjump_ApB"), {"color": "0.15", "lw": 1.0, "ls": "--"}),
-            ], [0.7, 0.52, 0.27, 0.4])
+            _zjump_inset(
+                ax,
+                [
+                    ("AB'", numeric(sub, "zjump_ABp"), {"color": "0.55", "lw": 1.0}),
+                    ("A'B", numeric(sub, "zjump_ApB"), {"color": "0.15", "lw": 1.0, "ls": "--"}),
+                ],
+                [0.7, 0.52, 0.27, 0.4],
+            )
     else:
         _no_data(ax, "S_AB'/S_A'B: no data")
     style.panel_label(ax, "(a)")
@@ -358,14 +439,22 @@ def fig4_resonant_set(df: pd.DataFrame, regimes: Regimes | None = None, *, L: in
     z = sub[case == "Z"]
     r1, r2 = numeric(z, "ratio_SAB_SABp"), numeric(z, "ratio_SAB_SApB")
     if len(z) and (np.isfinite(r1).any() or np.isfinite(r2).any()):
-        _ratio_panel(ax, [
-            (r"$S_{AB}/S_{AB'}$", r1, {"color": "#c0152f", "lw": 1.2}),
-            (r"$S_{AB}/S_{A'B}$", r2, {"color": "0.3", "lw": 1.0, "ls": "--"}),
-        ], 2.0, r"$S_{AB}\,/\,S_{AB'}$,  $S_{AB}\,/\,S_{A'B}$  (Z case)")
+        _ratio_panel(
+            ax,
+            [
+                (r"$S_{AB}/S_{AB'}$", r1, {"color": "#c0152f", "lw": 1.2}),
+                (r"$S_{AB}/S_{A'B}$", r2, {"color": "0.3", "lw": 1.0, "ls": "--"}),
+            ],
+            2.0,
+            r"$S_{AB}\,/\,S_{AB'}$,  $S_{AB}\,/\,S_{A'B}$  (Z case)",
+        )
         ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=6)
         if stats.has_columns(z, "zjump_AB"):
-            _zjump_inset(ax, [("AB", numeric(z, "zjump_AB"), {"color": "#c0152f", "lw": 1.0})],
-                         [0.7, 0.52, 0.27, 0.4])
+            _zjump_inset(
+                ax,
+                [("AB", numeric(z, "zjump_AB"), {"color": "#c0152f", "lw": 1.0})],
+                [0.7, 0.52, 0.27, 0.4],
+            )
     else:
         _no_data(ax, "no Z-case samples with S ratios")
     style.panel_label(ax, "(b)")
@@ -380,8 +469,13 @@ def fig4_resonant_set(df: pd.DataFrame, regimes: Regimes | None = None, *, L: in
     return fig
 
 
-def fig4cd_angle_distributions(df: pd.DataFrame, regimes: Regimes | None = None, *,
-                               L: int | None = None, alpha: float | None = None) -> Figure:
+def fig4cd_angle_distributions(
+    df: pd.DataFrame,
+    regimes: Regimes | None = None,
+    *,
+    L: int | None = None,
+    alpha: float | None = None,
+) -> Figure:
     """Distributions of ``log10`` of the four demixing angles, XY and Z cases."""
     sub, L, alpha = _select_fig4(df, L, alpha)
     _require(sub, "angle_AB")
@@ -400,14 +494,18 @@ def fig4cd_angle_distributions(df: pd.DataFrame, regimes: Regimes | None = None,
             if v.size:
                 dens = _log_density(v, edges)
                 peak = max(peak, float(dens.max()))
-                ax.stairs(dens, 10**edges, color=kw["color"],
-                          lw=1.3 if p == "AB" else 1.0, ls="-" if p in ("AB", "ApBp") else "--",
-                          label=str(kw["label"]))
+                ax.stairs(
+                    dens,
+                    10**edges,
+                    color=kw["color"],
+                    lw=1.3 if p == "AB" else 1.0,
+                    ls="-" if p in ("AB", "ApBp") else "--",
+                    label=str(kw["label"]),
+                )
         ax.set_xscale("log")
-        ax.set_xlim(10**edges[0], 10**edges[-1])
+        ax.set_xlim(10 ** edges[0], 10 ** edges[-1])
         ax.set_xlabel(r"demixing angle $\phi$ (rad)")
-        ax.set_title(f"{name} case, α = {_fmt_alpha(alpha)}, L = {L} (n = {len(s)})",
-                     fontsize=7.5)
+        ax.set_title(f"{name} case, α = {_fmt_alpha(alpha)}, L = {L} (n = {len(s)})", fontsize=7.5)
         style.panel_label(ax, label)
         if len(s):
             ax.legend(loc="upper left", bbox_to_anchor=(0.08, 1.0), ncol=2, columnspacing=1.0)
@@ -421,6 +519,7 @@ def fig4cd_angle_distributions(df: pd.DataFrame, regimes: Regimes | None = None,
 # ---------------------------------------------------------------------------------------------
 # Supplemental and scaling figures
 # ---------------------------------------------------------------------------------------------
+
 
 def fig_x_over_L(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
     """Distribution of the resonance location ``x/L`` per ``L`` (one panel per MBL alpha)."""
@@ -438,9 +537,16 @@ def fig_x_over_L(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
         for (L, v), col in zip(groups.items(), colors, strict=True):
             k = np.rint(v * L).astype(int)
             k = k[(k >= 1) & (k <= L)]
-            counts = np.bincount(k, minlength=L + 1)[1:L + 1]
-            ax.plot(np.arange(1, L + 1) / L, counts / v.size, "-o", color=col, ms=2.8, lw=1.0,
-                    label=f"L = {L} (n = {v.size})")
+            counts = np.bincount(k, minlength=L + 1)[1 : L + 1]
+            ax.plot(
+                np.arange(1, L + 1) / L,
+                counts / v.size,
+                "-o",
+                color=col,
+                ms=2.8,
+                lw=1.0,
+                label=f"L = {L} (n = {v.size})",
+            )
         ax.axvline(0.8, color=style.REFERENCE_COLOR, ls=":", lw=0.8, label="x/L = 0.8 (paper SM)")
         ax.set_xlim(0, 1.04)
         ax.set_ylim(0, 1.3 * ax.get_ylim()[1])
@@ -454,8 +560,11 @@ def fig_x_over_L(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
 def fig_zjump(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
     """Distribution of ``Z_jump(mu, nu)`` per ``L``; one panel per regime present."""
     _require(df, "zjump_mu_nu")
-    regs = [r for r in ("MBL", "thermal")
-            if np.isfinite(numeric(df[df["regime"] == r], "zjump_mu_nu")).any()]
+    regs = [
+        r
+        for r in ("MBL", "thermal")
+        if np.isfinite(numeric(df[df["regime"] == r], "zjump_mu_nu")).any()
+    ]
     if not regs:
         raise Skip("no MBL or thermal sample with a finite Z_jump(mu, nu)")
     fig = style.new_figure(style.COLUMN_WIDTH * len(regs), 2.3)
@@ -509,17 +618,29 @@ def fig_lnGamma(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
         Ls = np.array(list(groups), dtype=float)
         means = np.array([v.mean() for v in groups.values()])
         ns = [v.size for v in groups.values()]
-        sems = np.array([v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else np.nan
-                         for v in groups.values()])
+        sems = np.array(
+            [v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else np.nan for v in groups.values()]
+        )
         all_L += list(Ls)
         unique_regime = sum(r == reg for r in regime_of.values()) == 1
         col = base.get(reg) if unique_regime else style.sequential_colors(len(alphas))[i]
         fit = stats.fit_line(Ls, means, sems if np.isfinite(sems).any() else None)
-        slope = (f": slope {fit.slope:.2f} ± {fit.slope_err:.2f}".replace("-", "\u2212")
-                 if math.isfinite(fit.slope) else "")
-        ax.errorbar(Ls, means, yerr=np.nan_to_num(sems), fmt=markers[i % len(markers)],
-                    color=col, ms=3.5, lw=0.9, zorder=3,
-                    label=f"α = {_fmt_alpha(a)}{slope}\n   ({_counts_label(ns)} per L)")
+        slope = (
+            f": slope {fit.slope:.2f} ± {fit.slope_err:.2f}".replace("-", "\u2212")
+            if math.isfinite(fit.slope)
+            else ""
+        )
+        ax.errorbar(
+            Ls,
+            means,
+            yerr=np.nan_to_num(sems),
+            fmt=markers[i % len(markers)],
+            color=col,
+            ms=3.5,
+            lw=0.9,
+            zorder=3,
+            label=f"α = {_fmt_alpha(a)}{slope}\n   ({_counts_label(ns)} per L)",
+        )
         if math.isfinite(fit.slope):
             xx = np.array([Ls.min() - 0.3, Ls.max() + 0.3])
             ax.plot(xx, fit.intercept + fit.slope * xx, color=col, lw=0.9)
@@ -530,8 +651,14 @@ def fig_lnGamma(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
         s = df[np.isfinite(df["lnGamma"])]
         anchor = (float(np.mean(all_L)), float(np.nanmean(s["lnGamma"])))
     xx = np.array([min(all_L) - 0.3, max(all_L) + 0.3])
-    ax.plot(xx, anchor[1] - LN4 * (xx - anchor[0]), color=style.REFERENCE_COLOR, ls="--", lw=0.9,
-            label=r"slope $-\ln 4 = -1.386$")
+    ax.plot(
+        xx,
+        anchor[1] - LN4 * (xx - anchor[0]),
+        color=style.REFERENCE_COLOR,
+        ls="--",
+        lw=0.9,
+        label=r"slope $-\ln 4 = -1.386$",
+    )
     ax.set_xlabel(r"chain length $L$")
     ax.set_ylabel(r"$\overline{\ln \Gamma}$")
     ax.xaxis.set_major_locator(_int_locator())
@@ -545,8 +672,7 @@ def _int_locator() -> Any:
     return MaxNLocator(integer=True)
 
 
-def fig_gap_ratio(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 40
-                  ) -> Figure:
+def fig_gap_ratio(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 40) -> Figure:
     """Distributions of the relative gap ``Gamma_2/Gamma - 1`` per ``L``, MBL and thermal.
 
     The paper assumes the slowest mode is separated from the next one (``Gamma_2/Gamma > 1``);
@@ -579,23 +705,44 @@ def fig_gap_ratio(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: in
                     continue
                 dens = _log_density(r, edges)
                 peak = max(peak, float(dens.max()))
-                handles.append(ax.stairs(
-                    dens, 10**edges, color=col, lw=1.1,
-                    label=f"L = {L} (n = {r.size}, median {np.median(r):.3g})"))
+                handles.append(
+                    ax.stairs(
+                        dens,
+                        10**edges,
+                        color=col,
+                        lw=1.1,
+                        label=f"L = {L} (n = {r.size}, median {np.median(r):.3g})",
+                    )
+                )
             if handles:
                 legends.append((f"{regime}, α = {_fmt_alpha(a)}", handles))
     ax.axvline(1.0, color=style.REFERENCE_COLOR, ls="--", lw=0.8)
-    ax.text(1.15, 0.5, r"$\Gamma_2 = 2\Gamma$", transform=ax.get_xaxis_transform(),
-            ha="left", va="center", rotation=90, fontsize=6.2, color=style.REFERENCE_COLOR)
+    ax.text(
+        1.15,
+        0.5,
+        r"$\Gamma_2 = 2\Gamma$",
+        transform=ax.get_xaxis_transform(),
+        ha="left",
+        va="center",
+        rotation=90,
+        fontsize=6.2,
+        color=style.REFERENCE_COLOR,
+    )
     ax.set_xscale("log")
-    ax.set_xlim(10**edges[0], 10**edges[-1])
+    ax.set_xlim(10 ** edges[0], 10 ** edges[-1])
     ax.set_ylim(0, 1.6 * peak if peak > 0 else 1)
     ax.set_xlabel(r"relative gap  $\Gamma_2/\Gamma - 1$")
     ax.set_ylabel(r"$P(\log_{10}(\Gamma_2/\Gamma - 1))$")
     for i, (title, handles) in enumerate(legends):
-        leg = ax.legend(handles=handles, title=title, loc="upper left" if i == 0 else
-                        "upper right", fontsize=5.4, title_fontsize=5.8, handlelength=1.2,
-                        labelspacing=0.15)
+        leg = ax.legend(
+            handles=handles,
+            title=title,
+            loc="upper left" if i == 0 else "upper right",
+            fontsize=5.4,
+            title_fontsize=5.8,
+            handlelength=1.2,
+            labelspacing=0.15,
+        )
         if i < len(legends) - 1:
             ax.add_artist(leg)
     if n_zero:

@@ -16,12 +16,12 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 from cycler import cycler
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 #: Width of one PRL column, inches.
@@ -123,14 +123,14 @@ def sequential_colors(n: int, name: str = "viridis") -> list[tuple[float, ...]]:
     return [tuple(float(v) for v in cmap(t)) for t in ts]
 
 
-def panel_label(ax: object, text: str, *, x: float = 0.02, y: float = 0.97) -> None:
+def panel_label(ax: Axes, text: str, *, x: float = 0.02, y: float = 0.97) -> None:
     """Write a panel label such as ``(a)`` in the top-left corner of ``ax``."""
-    ax.text(x, y, text, transform=ax.transAxes, ha="left", va="top",  # type: ignore[attr-defined]
-            fontsize=9, fontweight="bold")
+    ax.text(x, y, text, transform=ax.transAxes, ha="left", va="top", fontsize=9, fontweight="bold")
 
 
-def save(fig: Figure, outdir: str | Path, stem: str,
-         formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+def save(
+    fig: Figure, outdir: str | Path, stem: str, formats: Sequence[str] = ("png", "pdf")
+) -> list[Path]:
     """Write ``fig`` as ``outdir/stem.<fmt>`` for each format; return the paths.
 
     PDFs carry no creation date, so the same data give byte-identical PDF files.

@@ -249,8 +249,11 @@ class FloquetModel:
         """The identity of sample ``sample`` as record columns (``alpha, sample, seed`` and the
         convention knobs): what a record needs to rebuild the sample."""
         return dict(
-            alpha=float(self.alpha), sample=int(sample), seed=int(self.seed),
-            gue_scale=float(self.gue_scale), layer_order=self.layer_order,
+            alpha=float(self.alpha),
+            sample=int(sample),
+            seed=int(self.seed),
+            gue_scale=float(self.gue_scale),
+            layer_order=self.layer_order,
         )
 
 

@@ -75,18 +75,21 @@ def _materialise(u: Any) -> Any:
     return u() if callable(u) else u
 
 
-def _solve_schur(u: Source, be: Backend, overwrite: bool, apply: Apply | None, phase: float,
-                 tol: float) -> Spectrum:
+def _solve_schur(
+    u: Source, be: Backend, overwrite: bool, apply: Apply | None, phase: float, tol: float
+) -> Spectrum:
     return schur_spectrum(_materialise(u), be, overwrite)
 
 
-def _solve_fast(u: Source, be: Backend, overwrite: bool, apply: Apply | None, phase: float,
-                tol: float) -> Spectrum:
+def _solve_fast(
+    u: Source, be: Backend, overwrite: bool, apply: Apply | None, phase: float, tol: float
+) -> Spectrum:
     return diagonalize_unitary_fast(u, backend=be, apply=apply, phase=phase, tol=tol)
 
 
-def _solve_auto(u: Source, be: Backend, overwrite: bool, apply: Apply | None, phase: float,
-                tol: float) -> Spectrum:
+def _solve_auto(
+    u: Source, be: Backend, overwrite: bool, apply: Apply | None, phase: float, tol: float
+) -> Spectrum:
     spec = diagonalize_unitary_fast(u, backend=be, apply=apply, phase=phase, tol=tol)
     if spec.check["passed"]:
         return spec

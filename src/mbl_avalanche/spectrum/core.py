@@ -133,6 +133,8 @@ def eigen_residual(op: np.ndarray | Callable[[np.ndarray], np.ndarray], spec: Sp
     r = op(spec.V) if callable(op) else op @ spec.V
     r -= spec.V * lam[None, :]
     return float(np.max(np.linalg.norm(r, axis=0)))
+
+
 def probe_errors(
     mul: Callable[[Any], Any] | Any,
     v: Any,
@@ -170,11 +172,7 @@ def probe_errors(
     vp = v @ p
     r = mul(vp) - v @ (xp.asarray(lam)[:, None] * p)
     o = v.conj().T @ vp - p
-    return (
-        float(xp.linalg.norm(r)) / np.sqrt(probes), float(xp.linalg.norm(o)) / np.sqrt(probes)
-    )
-
-
+    return (float(xp.linalg.norm(r)) / np.sqrt(probes), float(xp.linalg.norm(o)) / np.sqrt(probes))
 
 
 @dataclass
@@ -238,6 +236,8 @@ def certify(
     if not spec.periodic:
         resid /= max(float(np.max(np.abs(spec.theta))), 1e-300)
     return SpectrumCertificate(
-        unitarity_error=float(unitarity_error), orthonormality_error=float(orth),
-        eigen_residual=float(resid), min_splitting=float(np.min(spec.level_spacings())),
+        unitarity_error=float(unitarity_error),
+        orthonormality_error=float(orth),
+        eigen_residual=float(resid),
+        min_splitting=float(np.min(spec.level_spacings())),
     )

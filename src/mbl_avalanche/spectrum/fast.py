@@ -298,6 +298,7 @@ def diagonalize_unitary_fast(
     drop_u = source is not None and apply is not None and not be.is_gpu
     mul: Callable[[Any], Any]
     if be.is_gpu or apply is None:
+
         def mul(x: Any) -> Any:
             return u @ x
     else:
@@ -411,11 +412,18 @@ def diagonalize_unitary_fast(
     stamp("check")
     times = {b[0]: b[1] - a[1] for a, b in itertools.pairwise(stamps)}
     check = dict(
-        passed=passed, residual_rms=res_rms, orthonormality_rms=orth_rms,
-        residual_bound=res_bound, orthonormality_bound=orth_bound, pre_residual_max=pre_res,
-        residual_fro=res_fro, orthonormality_fro=orth_fro,
-        clusters=len(clusters), largest_cluster=max((b - a for a, b in clusters), default=1),
-        band_fraction=n_band / float(n * n), phase=float(phase), times=times,
+        passed=passed,
+        residual_rms=res_rms,
+        orthonormality_rms=orth_rms,
+        residual_bound=res_bound,
+        orthonormality_bound=orth_bound,
+        pre_residual_max=pre_res,
+        residual_fro=res_fro,
+        orthonormality_fro=orth_fro,
+        clusters=len(clusters),
+        largest_cluster=max((b - a for a, b in clusters), default=1),
+        band_fraction=n_band / float(n * n),
+        phase=float(phase),
+        times=times,
     )
     return Spectrum(theta=theta[order], V=vnew, periodic=True, method="fast", check=check)
-

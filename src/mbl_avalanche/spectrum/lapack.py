@@ -29,12 +29,21 @@ def eigh_fast(h: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.nd
     n = a.shape[0]
     if np.iscomplexobj(a):
         w, v, info = lapack.zheevd(
-            a, compute_v=1, lower=1, lwork=n * n + 66 * n, lrwork=1 + 5 * n + 2 * n * n,
-            liwork=3 + 5 * n, overwrite_a=int(overwrite),
+            a,
+            compute_v=1,
+            lower=1,
+            lwork=n * n + 66 * n,
+            lrwork=1 + 5 * n + 2 * n * n,
+            liwork=3 + 5 * n,
+            overwrite_a=int(overwrite),
         )
     else:
         w, v, info = lapack.dsyevd(
-            a, compute_v=1, lower=1, lwork=1 + 6 * n + 2 * n * n, liwork=3 + 5 * n,
+            a,
+            compute_v=1,
+            lower=1,
+            lwork=1 + 6 * n + 2 * n * n,
+            liwork=3 + 5 * n,
             overwrite_a=int(overwrite),
         )
     if info != 0:

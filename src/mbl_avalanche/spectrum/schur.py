@@ -33,7 +33,10 @@ def schur_spectrum(u: Any, be: Backend, overwrite: bool) -> Spectrum:
     # an explicit workspace (N + 64 N, above zgees' optimum N + N * blocksize) skips scipy's
     # workspace query, which would copy ``a`` and allocate a second ``Z``
     t, z = sla.schur(
-        a, output="complex", lwork=65 * max(a.shape[0], 1), overwrite_a=overwrite,
+        a,
+        output="complex",
+        lwork=65 * max(a.shape[0], 1),
+        overwrite_a=overwrite,
         check_finite=False,
     )
     del a
@@ -45,4 +48,3 @@ def schur_spectrum(u: Any, be: Backend, overwrite: bool) -> Spectrum:
     if be.is_gpu:
         z = be.asarray(z)
     return Spectrum(theta=theta[order], V=z, periodic=True, method="schur")
-
