@@ -7,6 +7,10 @@ stderr and exit code 2.
 
 from __future__ import annotations
 
+__all__ = [
+    "InputError",
+]
+
 
 class InputError(ValueError):
     """Bad user input; the message names the value and what is allowed."""

@@ -58,12 +58,42 @@ import numpy as np
 import pandas as pd
 
 from . import stats
-from .stats import Estimate, Regimes, finite, numeric
+from .record import PAIRS
+from .stats import LN4, Estimate, Regimes, finite, numeric
 
-LN4 = math.log(4.0)
+__all__ = [
+    "AB_MIN_FRACTION",
+    "CLAIMS",
+    "LNGAMMA_REL_TOL",
+    "LNGAMMA_TOP_L",
+    "MIN_SAMPLES",
+    "RATIO_TOL",
+    "R_HALF_MIN_FRACTION",
+    "X_MODE_TOL",
+    "ZJUMP_MIN_FRACTION",
+    "ZJUMP_TOL",
+    "Claim",
+    "check_claims",
+    "claim_AB_largest",
+    "claim_R_le_half",
+    "claim_flags",
+    "claim_lnGamma_slope",
+    "claim_median_SAB_SABp",
+    "claim_median_SABp_SApB",
+    "claim_thermal_decay",
+    "claim_x_mode",
+    "claim_zjump",
+    "report_dict",
+    "summary",
+    "to_markdown",
+    "verdict_at_least",
+    "verdict_within",
+    "write_report",
+]
+
 #: ``R_le_half`` is consistent if at least this fraction of MBL samples has ``R <= 1/2``.
 R_HALF_MIN_FRACTION = 0.95
-#: Tolerance of "close to 0 or 1" for ``Z_jump(mu, nu)`` (as in issue 3).
+#: Tolerance of "close to 0 or 1" for ``Z_jump(mu, nu)``.
 ZJUMP_TOL = 0.05
 #: ``zjump_bimodal`` is consistent at or above this fraction.
 ZJUMP_MIN_FRACTION = 0.9
@@ -81,8 +111,6 @@ LNGAMMA_TOP_L = 3
 
 #: Below this many samples a verdict is "inconclusive" whatever the numbers.
 MIN_SAMPLES = 10
-
-PAIRS = ("AB", "ApB", "ABp", "ApBp")
 
 
 def verdict_at_least(est: Estimate, threshold: float) -> str:

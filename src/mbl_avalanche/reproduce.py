@@ -10,19 +10,17 @@ Running the same call again recomputes nothing that finished.
 Presets
 -------
 ``quick``
-    ``L = 6..9``, ``alpha = 30, 1``, 160 samples each: about 10 core-minutes, so about 5
-    minutes on 2 idle cores (per-sample costs in :data:`SECONDS_PER_SAMPLE`).  Measured: the
-    same grid with 20 samples each took 59 s with 2 workers on 2 cores shared with other jobs,
-    which extrapolates to about 8 minutes for the preset there, inside the 15 minutes asked
-    for.  Run directly in ``OUTDIR``.
+    ``L = 6..9``, ``alpha = 30, 1``, 160 samples each: about one core-minute by the cost model
+    (:func:`mbl_avalanche.resources.sample_seconds`), so about 30 s on 2 idle cores; run
+    directly in ``OUTDIR``.
 ``paper``
     The paper-scale grid: ``L = 6..11`` with 10^4 samples (the paper's Fig. 4 uses L = 11 and
-    10^4 samples), and ``L = 12`` with 2000 samples, at ``alpha = 30, 1``: about 600
-    core-hours, for a workstation or a cluster.  Both blocks go into the one run directory
-    ``OUTDIR`` (the runner accepts new grid points in an existing run with the same seed), so
-    they can equally be computed on a cluster with ``mbl-avalanche run OUTDIR --L ... --alpha
-    ... --samples ...`` (SLURM shards or Dask) and then drawn with ``mbl-avalanche figures`` /
-    ``report``, or by running ``reproduce`` again, which then only draws.
+    10^4 samples), and ``L = 12`` with 2000 samples, at ``alpha = 30, 1``: about 86 core-hours
+    by the cost model, for a workstation or a cluster.  Both blocks go into the one run
+    directory ``OUTDIR`` (the runner accepts new grid points in an existing run with the same
+    seed), so they can equally be computed on a cluster with ``mbl-avalanche run OUTDIR --L ...
+    --alpha ... --samples ...`` (SLURM shards or Dask) and then drawn with ``mbl-avalanche
+    figures`` / ``report``, or by running ``reproduce`` again, which then only draws.
 """
 
 from __future__ import annotations
@@ -34,22 +32,7 @@ from typing import Any
 
 from .errors import InputError
 from .models.floquet import DEFAULT_SEED
-
-#: Rough single-core seconds per sample (full analysis with resonances) measured on the
-#: development machine; beyond ``L = 12`` each site costs 8x (the ``O(4^L 2^L)`` Schur step).
-SECONDS_PER_SAMPLE = {
-    2: 0.002,
-    3: 0.002,
-    4: 0.003,
-    5: 0.005,
-    6: 0.012,
-    7: 0.05,
-    8: 0.25,
-    9: 1.5,
-    10: 6.0,
-    11: 40.0,
-    12: 300.0,
-}
+from .resources import sample_seconds
 
 
 @dataclass(frozen=True)
@@ -66,16 +49,9 @@ class Block:
     subdir: str = ""
 
     def core_seconds(self) -> float:
-        """Estimated single-core seconds of the block (:data:`SECONDS_PER_SAMPLE`)."""
-        return self.samples * len(self.alpha) * sum(seconds_per_sample(L) for L in self.L)
-
-
-def seconds_per_sample(L: int) -> float:
-    """Rough single-core seconds of one sample at chain length ``L``."""
-    if L in SECONDS_PER_SAMPLE:
-        return SECONDS_PER_SAMPLE[L]
-    top = max(SECONDS_PER_SAMPLE)
-    return SECONDS_PER_SAMPLE[top] * 8.0 ** (L - top)
+        """Estimated single-core seconds of the block (the cost model,
+        :func:`mbl_avalanche.resources.sample_seconds`)."""
+        return self.samples * len(self.alpha) * sum(sample_seconds(L) for L in self.L)
 
 
 #: The presets (see the module docstring).
@@ -192,11 +168,9 @@ def estimate_quick_minutes(workers: int = 2) -> float:
 
 __all__ = [
     "PRESETS",
-    "SECONDS_PER_SAMPLE",
     "Block",
     "describe",
     "estimate_quick_minutes",
     "plan",
     "run_blocks",
-    "seconds_per_sample",
 ]

@@ -1,7 +1,14 @@
-"""Machine resources: memory estimates, available RAM, BLAS threads.
+"""What one sample costs and what the machine has: time and memory per sample, RAM, cores.
 
-The memory model counts complex ``N x N`` matrices (``16 * 4**L`` bytes each, ``N = 2**L``) alive at
-the peak of one sample's analysis; it is checked against measured peaks in ``benchmarks/``.
+The package's one cost model, used by ``reproduce --dry-run``, the runner's estimate and ETA,
+``status`` and the SLURM time and memory requests:
+
+* time: :func:`sample_seconds` -- wall seconds of one sample through the ensemble runner
+  (:data:`SAMPLE_SECONDS`, measured by ``benchmarks/cost_model.py``; beyond the table each site
+  costs 8x, the ``O(N**3)`` eigensolver);
+* memory: :func:`sample_memory_bytes` -- complex ``N x N`` matrices (``16 * 4**L`` bytes each,
+  ``N = 2**L``) alive at the peak of one sample's analysis, checked against measured peaks in
+  ``benchmarks/memory.py``.
 """
 
 from __future__ import annotations
@@ -10,6 +17,19 @@ import os
 
 from .errors import InputError
 
+__all__ = [
+    "PEAK_MATRICES",
+    "SAMPLE_SECONDS",
+    "THREAD_SPEEDUP",
+    "available_memory_bytes",
+    "check_memory",
+    "cpu_count",
+    "format_bytes",
+    "matrix_bytes",
+    "sample_memory_bytes",
+    "sample_seconds",
+]
+
 #: Peak resident memory of one ``analyze_sample``, in complex ``N x N`` matrices above the
 #: interpreter's base (``benchmarks/memory.py``; the live arrays are three matrices on both paths:
 #: ``H`` and the ``zheevd`` workspaces, or ``T``, ``Z`` and the sorted ``Z``; the rest is BLAS
@@ -17,6 +37,44 @@ from .errors import InputError
 #: 3.16 (13), 3.22 (14: 13263 MiB); Schur path 3.65 (10), 3.18 (11).  Below L = 10 the 200 MiB
 #: allowance dominates.
 PEAK_MATRICES = 3.5
+
+
+#: Wall seconds of one sample with one BLAS thread through the ensemble runner (analysis,
+#: record, shard; alpha = 30 and 1 alternating), measured by ``benchmarks/cost_model.py`` on the
+#: development machine (2-core Xeon, OpenBLAS 0.3.31 with its SkylakeX kernels, idle), 2026-12-02.
+#: L = 2, 3 are the L = 4 figure (fixed costs dominate).
+SAMPLE_SECONDS: dict[int, float] = {
+    2: 0.0029,
+    3: 0.0029,
+    4: 0.0029,
+    5: 0.0033,
+    6: 0.0047,
+    7: 0.0094,
+    8: 0.030,
+    9: 0.145,
+    10: 0.87,
+    11: 5.78,
+    12: 42.9,
+}
+
+#: Speed-up of one sample from two BLAS threads over one, same script and machine: below L = 11
+#: two threads are slower (the products are too small to share).  Below the table's smallest L
+#: nothing is credited; above its largest L its value holds.
+THREAD_SPEEDUP: dict[int, float] = {9: 0.63, 10: 0.82, 11: 1.37, 12: 1.66}
+
+
+def sample_seconds(L: int, threads: int = 1) -> float:
+    """Estimated wall seconds of one sample at chain length ``L`` on ``threads`` BLAS threads.
+
+    :data:`SAMPLE_SECONDS` within the table, ``8**dL`` times its last entry beyond; more than
+    one thread is credited with the measured :data:`THREAD_SPEEDUP` of two (threads beyond two
+    are not credited: unmeasured here).
+    """
+    top, low = max(SAMPLE_SECONDS), min(SAMPLE_SECONDS)
+    seconds = SAMPLE_SECONDS[min(max(L, low), top)] * 8.0 ** max(L - top, 0)
+    if threads > 1 and L >= min(THREAD_SPEEDUP):
+        seconds /= THREAD_SPEEDUP[min(L, max(THREAD_SPEEDUP))]
+    return float(seconds)
 
 
 def matrix_bytes(L: int) -> int:

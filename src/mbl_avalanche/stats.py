@@ -35,6 +35,7 @@ from .errors import InputError
 from .record import column
 
 __all__ = [
+    "LN4",
     "MBL_ALPHA_MIN",
     "THERMAL_ALPHA_MAX",
     "Estimate",
@@ -60,6 +61,10 @@ __all__ = [
     "primary_alpha",
     "wilson_interval",
 ]
+
+#: ``ln 4``: the avalanche criterion's slope -- MBL is stable to avalanches only if the typical
+#: ``Gamma`` falls faster than ``4**-L`` (conventions, section 2b).
+LN4 = math.log(4.0)
 
 #: Default threshold: ``alpha >= MBL_ALPHA_MIN`` is the MBL regime (paper: alpha = 30).
 MBL_ALPHA_MIN = 10.0

@@ -15,6 +15,12 @@ from collections.abc import Sequence
 
 from ..errors import InputError
 
+__all__ = [
+    "COMMAND_MODULES",
+    "build_parser",
+    "main",
+]
+
 #: Subcommand modules, in the order they are listed by ``--help``.
 COMMAND_MODULES = (
     "sample",

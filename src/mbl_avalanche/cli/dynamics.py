@@ -22,6 +22,12 @@ from ..models.custom import chain_length, load_matrix
 from ..models.floquet import FloquetModel, check_alpha
 from .sample import add_model_arguments, jsonable
 
+__all__ = [
+    "format_summary",
+    "register",
+    "run",
+]
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(

@@ -13,6 +13,15 @@ from ..stats import MBL_ALPHA_MIN, THERMAL_ALPHA_MAX, Regimes
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = [
+    "add_table_arguments",
+    "default_out",
+    "make",
+    "regimes_from_args",
+    "register",
+    "run",
+]
+
 
 def add_table_arguments(p: argparse.ArgumentParser) -> None:
     """``OUTDIR`` and the options that choose regimes and the Fig. 4 selection."""

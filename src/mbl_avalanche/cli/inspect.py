@@ -8,6 +8,11 @@ from pathlib import Path
 from ..errors import InputError
 from .sample import add_source_arguments, format_summary, sample_from_args
 
+__all__ = [
+    "register",
+    "run",
+]
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(

@@ -12,6 +12,14 @@ from .figures import add_table_arguments, default_out, regimes_from_args
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = [
+    "add_bootstrap_arguments",
+    "check_bootstrap_arguments",
+    "make",
+    "register",
+    "run",
+]
+
 
 def add_bootstrap_arguments(p: argparse.ArgumentParser) -> None:
     """Bootstrap options of the report."""

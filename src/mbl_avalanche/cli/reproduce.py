@@ -12,6 +12,11 @@ from ..resources import cpu_count
 from .figures import add_table_arguments
 from .report import add_bootstrap_arguments, check_bootstrap_arguments
 
+__all__ = [
+    "register",
+    "run",
+]
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..reproduce import PRESETS

@@ -11,6 +11,13 @@ from ..ensemble.config import make_config
 from ..ensemble.runner import WorkerDied, run_ensemble
 from ..ensemble.slurm import parse_shard, shard_from_env
 
+__all__ = [
+    "add_grid_arguments",
+    "config_overrides",
+    "register",
+    "run",
+]
+
 
 def add_grid_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments that define a run's configuration (each overrides ``--config``)."""
@@ -23,7 +30,8 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gue-scale", type=float, help="scale of the bond GUE matrices (default 1)")
     p.add_argument("--layer-order", choices=("odd_first", "even_first"), help="layer order")
     p.add_argument(
-        "--method", help="unitary eigensolver (default auto where available, else schur)"
+        "--method",
+        help="unitary eigensolver: auto (default: fast, checked, Schur fallback), fast or schur",
     )
     p.add_argument("--chunk", type=int, help="samples per task/shard file (default 0: from L)")
     p.add_argument(

@@ -15,6 +15,16 @@ from ..models.custom import load_matrix
 from ..models.floquet import DEFAULT_SEED, FloquetModel, check_alpha, check_L
 from ..resources import check_memory
 
+__all__ = [
+    "add_model_arguments",
+    "add_source_arguments",
+    "format_summary",
+    "jsonable",
+    "register",
+    "run",
+    "sample_from_args",
+]
+
 
 def add_model_arguments(p: argparse.ArgumentParser, L_help: str = "chain length (>= 2)") -> None:
     """Arguments that choose one sample of the model: ``L, alpha, sample, seed`` and the knobs."""

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ..ensemble.config import make_config
-from ..ensemble.slurm import slurm_script
+from ..ensemble.slurm import shard_seconds, slurm_script
 from .run import add_grid_arguments, config_overrides
+
+__all__ = [
+    "register",
+    "run",
+]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_grid_arguments(p)
     p.add_argument("--array", type=int, required=True, metavar="N", help="number of shards")
     p.add_argument("--cpus-per-task", type=int, default=1, help="workers per array task")
-    p.add_argument("--time", default="24:00:00", help="time limit per array task")
+    p.add_argument(
+        "--time",
+        default=None,
+        help="time limit per array task (default: twice the cost model's estimate of the "
+        "largest shard, plus 10 minutes)",
+    )
     p.add_argument("--partition", help="SLURM partition")
     p.add_argument("--account", help="SLURM account")
     p.add_argument("--max-running", type=int, help="at most this many array tasks at once")
@@ -63,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             max_L=max(cfg.L),
             cpus_per_task=args.cpus_per_task,
             time=args.time,
+            shard_seconds=shard_seconds(cfg, args.array) if args.array >= 1 else None,
             partition=args.partition,
             account=args.account,
             max_running=args.max_running,

@@ -7,6 +7,11 @@ import argparse
 from ..ensemble.runner import format_duration
 from ..ensemble.store import run_status
 
+__all__ = [
+    "register",
+    "run",
+]
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(

@@ -10,6 +10,11 @@ from ..ensemble.store import load_run
 from ..errors import InputError
 from ..table import TABLE_FORMATS, write_table
 
+__all__ = [
+    "register",
+    "run",
+]
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(

@@ -43,8 +43,17 @@ from ..errors import InputError
 from ..models.floquet import DEFAULT_SEED, check_alpha, check_L
 from ..spectrum import UNITARY_METHODS
 
-#: Default unitary eigensolver: the analysis's ``"auto"`` where this version has it.
-DEFAULT_METHOD = "auto" if "auto" in UNITARY_METHODS else UNITARY_METHODS[0]
+__all__ = [
+    "CONFIG_KEYS",
+    "DEFAULT_METHOD",
+    "IDENTITY_KEYS",
+    "RunConfig",
+    "make_config",
+    "read_toml",
+]
+
+#: Default unitary eigensolver: the fast verified solver with its Schur fallback.
+DEFAULT_METHOD = "auto"
 
 #: Keys whose values decide the records of a run (must agree when a run directory is reused).
 IDENTITY_KEYS = ("seed", "gue_scale", "layer_order", "method")

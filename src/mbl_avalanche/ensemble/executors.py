@@ -30,6 +30,13 @@ from typing import Any
 
 from .tasks import TaskOutput, TaskSpec
 
+__all__ = [
+    "DaskExecutor",
+    "InlineExecutor",
+    "LocalExecutor",
+    "Result",
+]
+
 Result = tuple[TaskSpec, TaskOutput | BaseException]
 
 

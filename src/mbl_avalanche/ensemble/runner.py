@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import InputError
-from ..resources import available_memory_bytes, cpu_count, format_bytes, sample_memory_bytes
+from ..resources import (
+    available_memory_bytes,
+    cpu_count,
+    format_bytes,
+    sample_memory_bytes,
+    sample_seconds,
+)
 from . import store
 from .config import RunConfig, make_config
 from .executors import DaskExecutor, InlineExecutor, LocalExecutor
@@ -38,6 +44,15 @@ from .tasks import (
     shard_slice,
     task_list,
 )
+
+__all__ = [
+    "Progress",
+    "RunSummary",
+    "WorkerDied",
+    "format_duration",
+    "plan_workers",
+    "run_ensemble",
+]
 
 
 class WorkerDied(RuntimeError):
@@ -88,16 +103,12 @@ def format_duration(s: float) -> str:
     return f"{h}h{m:02d}m{sec:02d}s" if h else (f"{m}m{sec:02d}s" if m else f"{sec}s")
 
 
-def sample_work(L: int) -> float:
-    """Relative cost of one sample at chain length ``L`` (dense diagonalisation: ``8**L``)."""
-    return 8.0 ** (L - 6) + 0.05
-
-
 class Progress:
     """A tqdm bar (rate, ETA) on a terminal; otherwise a plain line every ``every`` seconds.
 
-    The ETA of the plain lines weighs each sample by its cost (``work``, e.g. ``8**L``), so a grid
-    over several ``L`` is not estimated from the cheap samples that finish first.
+    The ETA of the plain lines weighs each sample by its cost (``work``: the cost model's
+    seconds, :func:`mbl_avalanche.resources.sample_seconds`), so a grid over several ``L`` is not
+    estimated from the cheap samples that finish first.
     """
 
     def __init__(
@@ -319,13 +330,16 @@ def run_ensemble(
         ),
     )
 
-    bar = Progress(
-        n_todo,
-        progress,
-        cfg.log_every,
-        log,
-        total_work=sum(len(sp.samples) * sample_work(sp.task.L) for sp in specs),
-    )
+    work = sum(len(sp.samples) * sample_seconds(sp.task.L, threads) for sp in specs)
+    if progress and n_todo:
+        wall = format_duration(work / max(workers, 1))
+        print(
+            f"mbl-avalanche run (plan): {n_todo} samples to compute on {max(workers, 1)} "
+            f"worker(s) x {threads} BLAS thread(s): about {wall} "
+            "(cost model, mbl_avalanche.resources)",
+            file=log,
+        )
+    bar = Progress(n_todo, progress, cfg.log_every, log, total_work=work)
     cancel = False
     try:
         for spec, output in executor.run(compute_task, specs):
@@ -349,7 +363,9 @@ def run_ensemble(
             summary.computed_ok += ok
             summary.computed_failed += len(output.records) - ok
             bar.update(
-                ok, len(output.records) - ok, work=len(output.records) * sample_work(spec.task.L)
+                ok,
+                len(output.records) - ok,
+                work=len(output.records) * sample_seconds(spec.task.L, threads),
             )
     except KeyboardInterrupt:
         cancel = True

@@ -9,12 +9,24 @@ the shared filesystem.  A resubmitted array (after a time limit or a crash) cont
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 from collections.abc import Mapping, Sequence
 
 from ..errors import InputError
-from ..resources import format_bytes, sample_memory_bytes
+from ..resources import format_bytes, sample_memory_bytes, sample_seconds
+from .config import RunConfig
+from .tasks import task_list
+
+__all__ = [
+    "check_shard",
+    "parse_shard",
+    "shard_from_env",
+    "shard_seconds",
+    "slurm_duration",
+    "slurm_script",
+]
 
 
 def check_shard(shard: object) -> tuple[int, int]:
@@ -54,6 +66,27 @@ def shard_from_env(env: Mapping[str, str] | None = None) -> tuple[int, int] | No
     return check_shard((i, n))
 
 
+def slurm_duration(seconds: float) -> str:
+    """``seconds`` (rounded up to a minute) as a SLURM time, ``HH:MM:SS`` or ``D-HH:MM:SS``."""
+    minutes = max(1, math.ceil(seconds / 60.0))
+    days, rem = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rem, 60)
+    return f"{days}-{hours:02d}:{mins:02d}:00" if days else f"{hours:02d}:{mins:02d}:00"
+
+
+def shard_seconds(cfg: RunConfig, array: int) -> float:
+    """Estimated one-worker compute seconds of the largest of ``array`` shards of ``cfg``.
+
+    From the deterministic task list (:func:`~mbl_avalanche.ensemble.tasks.task_list`) and the
+    cost model (:func:`mbl_avalanche.resources.sample_seconds`, ``cfg.threads`` BLAS threads).
+    """
+    per = [0.0] * array
+    threads = cfg.threads or 1
+    for t in task_list(cfg.L, cfg.alpha, cfg.samples, cfg.chunk):
+        per[t.index % array] += (t.stop - t.start) * sample_seconds(t.L, threads)
+    return max(per)
+
+
 def slurm_script(
     outdir: str,
     run_args: Sequence[str],
@@ -61,7 +94,8 @@ def slurm_script(
     array: int,
     max_L: int,
     cpus_per_task: int = 1,
-    time: str = "24:00:00",
+    time: str | None = None,
+    shard_seconds: float | None = None,
     partition: str | None = None,
     account: str | None = None,
     max_running: int | None = None,
@@ -73,13 +107,25 @@ def slurm_script(
     ``run_args`` are the run's grid arguments (``--L ... --alpha ... --samples ...`` or
     ``--config FILE``); ``--workers`` is set to ``SLURM_CPUS_PER_TASK`` and the shard comes from
     the array environment.  The memory request is the estimated peak of ``cpus_per_task``
-    samples at ``max_L`` (:func:`mbl_avalanche.resources.sample_memory_bytes`) plus 25 %.
+    samples at ``max_L`` (:func:`mbl_avalanche.resources.sample_memory_bytes`) plus 25 %.  The
+    time request is ``time`` if given, else twice the estimated compute time of the largest
+    shard (``shard_seconds``, one worker, from the cost model: :func:`shard_seconds`) on
+    ``cpus_per_task`` workers plus 10 minutes, else 24 hours.
     """
     if array < 1:
         raise InputError(f"--array={array} is not allowed: it must be an integer >= 1")
     if cpus_per_task < 1:
         raise InputError(f"--cpus-per-task={cpus_per_task} is not allowed: it must be >= 1")
     mem_mib = int(1.25 * cpus_per_task * sample_memory_bytes(max_L) / 2**20) + 1
+    estimate = []
+    if time is None and shard_seconds is not None:
+        time = slurm_duration(2.0 * shard_seconds / cpus_per_task + 600.0)
+        estimate = [
+            f"# Time limit: 2 x the estimated {slurm_duration(shard_seconds / cpus_per_task)} of "
+            "the largest shard + 10 min (the cost model",
+            "# of mbl_avalanche.resources, measured on a 2-core Xeon; give --time to override).",
+        ]
+    time = time or "24:00:00"
     rng = f"0-{array - 1}" + (f"%{max_running}" if max_running else "")
     lines = [
         "#!/bin/bash",
@@ -98,6 +144,7 @@ def slurm_script(
     lines += [
         f"# {array} shards; estimated peak memory {format_bytes(mem_mib * 2**20)} per array task"
         f" (L <= {max_L}).",
+        *estimate,
         "# Submit with: mkdir -p " + shlex.quote(outdir + "/slurm") + " && sbatch THIS_FILE",
         "# Resubmit the same script to finish shards that hit the time limit: done samples",
         "# are skipped.  Watch with: mbl-avalanche status " + shlex.quote(outdir),

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
 from .. import record
 from ..errors import InputError
+from ..resources import cpu_count, sample_seconds
 from .config import IDENTITY_KEYS, RunConfig
 
 __all__ = [
@@ -251,8 +252,6 @@ def provenance(extra: dict[str, Any] | None = None) -> dict[str, Any]:
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
         if k in os.environ
     }
-    from ..resources import cpu_count
-
     p = {
         "package": "mbl-avalanche",
         "version": __version__,
@@ -580,8 +579,9 @@ def run_status(outdir: str | Path) -> pd.DataFrame:
         Columns ``L, alpha, total, done, failed, left, s_per_sample`` (mean wall seconds of the
         finished samples, NaN if none) and ``time_left_s`` (``left * s_per_sample``, for one
         worker; where no sample of that ``(L, alpha)`` has finished yet, estimated from the
-        nearest ``L`` that has, preferring the same alpha, as ``s_per_sample * 8**dL`` -- the
-        ``O(N**3)`` cost of the eigensolver); plus ``df.attrs["corrupt"]``, the corrupt shards.
+        nearest ``L`` that has, preferring the same alpha, scaled by the cost model's ratio
+        :func:`mbl_avalanche.resources.sample_seconds`); plus ``df.attrs["corrupt"]``, the
+        corrupt shards.
     """
     import pandas as pd
 
@@ -617,7 +617,9 @@ def run_status(outdir: str | Path) -> pd.DataFrame:
     for r in rows:
         if r["left"] and not np.isfinite(r["s_per_sample"]) and known:
             Lk, _, sk = min(known, key=lambda k: (abs(k[0] - r["L"]), k[1] != r["alpha"]))
-            r["time_left_s"] = r["left"] * sk * 8.0 ** (r["L"] - Lk)
+            r["time_left_s"] = (
+                r["left"] * sk * sample_seconds(int(r["L"])) / sample_seconds(int(Lk))
+            )
     df = pd.DataFrame(
         rows,
         columns=["L", "alpha", "total", "done", "failed", "left", "s_per_sample", "time_left_s"],

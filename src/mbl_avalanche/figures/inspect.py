@@ -25,6 +25,13 @@ from .. import bath
 from ..resonance import z_profile
 from .style import style_context
 
+__all__ = [
+    "COLORS",
+    "LABELS",
+    "inspect_figure",
+    "save_inspector",
+]
+
 COLORS = {"A": "#c0392b", "B": "#2471a3", "Ap": "#e67e22", "Bp": "#17a589"}
 LABELS = {"A": "A", "B": "B", "Ap": "A'", "Bp": "B'"}
 

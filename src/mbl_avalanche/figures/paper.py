@@ -42,10 +42,22 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .. import stats
-from ..stats import Regimes, finite, numeric
+from ..stats import LN4, Regimes, finite, numeric
 from . import style
 
-LN4 = math.log(4.0)
+__all__ = [
+    "FIGURES",
+    "FigureRecord",
+    "Skip",
+    "fig2_R",
+    "fig4_resonant_set",
+    "fig4cd_angle_distributions",
+    "fig_gap_ratio",
+    "fig_lnGamma",
+    "fig_x_over_L",
+    "fig_zjump",
+    "make_figures",
+]
 
 
 class Skip(Exception):

@@ -24,6 +24,21 @@ from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+__all__ = [
+    "COLUMN_WIDTH",
+    "PAGE_WIDTH",
+    "PAIR_LABEL",
+    "PAIR_STYLE",
+    "RC",
+    "REFERENCE_COLOR",
+    "new_figure",
+    "panel_label",
+    "regime_colors",
+    "save",
+    "sequential_colors",
+    "style_context",
+]
+
 #: Width of one PRL column, inches.
 COLUMN_WIDTH = 3.4
 #: Width of two PRL columns, inches.

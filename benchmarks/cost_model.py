@@ -1,0 +1,71 @@
+"""Measure the per-sample cost model of ``mbl_avalanche.resources`` (seconds per sample, per L).
+
+For each ``L`` the script runs a small ensemble (alpha = 30 and 1 alternating, one worker, one
+BLAS thread) through :func:`mbl_avalanche.ensemble.run_ensemble` into a temporary run directory
+and divides the wall time by the number of samples: what a user pays per sample, analysis plus
+the runner's bookkeeping (task list, records, crash-safe shards).  For the larger ``L`` it also
+times single samples with two BLAS threads.  It prints a table and the two dicts to paste into
+``resources.SAMPLE_SECONDS`` and ``resources.THREAD_SPEEDUP``, with the ratio of each measured
+value to the model's current prediction (a ratio far from 1 means the model needs updating).
+
+    OMP_NUM_THREADS=1 python benchmarks/cost_model.py [--max-L 11] [--threads-L 9 10 11]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from mbl_avalanche import FloquetModel, analyze_sample
+from mbl_avalanche.ensemble import run_ensemble
+from mbl_avalanche.resources import sample_seconds
+
+#: Samples per (L, alpha) so that each L takes some seconds.
+SAMPLES = {4: 200, 5: 150, 6: 100, 7: 50, 8: 20, 9: 6, 10: 2, 11: 1, 12: 1}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--min-L", type=int, default=4)
+    ap.add_argument("--max-L", type=int, default=11)
+    ap.add_argument("--threads-L", type=int, nargs="*", default=[9, 10, 11])
+    args = ap.parse_args()
+    blas = [f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in
+            threadpool_info()]
+    print(f"# BLAS: {'; '.join(blas)}")
+    print(f"{'L':>3} {'samples':>8} {'s/sample':>10} {'model':>10} {'measured/model':>15}")
+    measured: dict[int, float] = {}
+    for L in range(args.min_L, args.max_L + 1):
+        n = SAMPLES.get(L, 1)
+        with tempfile.TemporaryDirectory() as d:
+            t0 = time.perf_counter()
+            s = run_ensemble(d, L=[L], alpha=[30.0, 1.0], samples=n, workers=1, threads=1,
+                             progress=False)
+            wall = time.perf_counter() - t0
+        per = wall / (s.computed_ok + s.computed_failed)
+        measured[L] = per
+        print(f"{L:>3} {2 * n:>8} {per:>10.4f} {sample_seconds(L):>10.4f} "
+              f"{per / sample_seconds(L):>15.2f}", flush=True)
+    speedup: dict[int, float] = {}
+    for L in args.threads_L:
+        model = FloquetModel(L=L, alpha=30.0)
+        times = {}
+        for threads in (1, 2):
+            with threadpool_limits(threads):
+                analyze_sample(model, 0)  # warm-up (BLAS buffers)
+                t0 = time.perf_counter()
+                analyze_sample(model, 1)
+                times[threads] = time.perf_counter() - t0
+        speedup[L] = times[1] / times[2]
+        print(f"L={L}: 1 thread {times[1]:.3f} s, 2 threads {times[2]:.3f} s, speedup "
+              f"{speedup[L]:.2f} (model {sample_seconds(L, 1) / sample_seconds(L, 2):.2f})",
+              flush=True)
+    print("SAMPLE_SECONDS = {" + ", ".join(f"{L}: {v:.3g}" for L, v in measured.items()) + "}")
+    print("THREAD_SPEEDUP = {" + ", ".join(f"{L}: {v:.2f}" for L, v in speedup.items()) + "}")
+
+
+if __name__ == "__main__":
+    main()
