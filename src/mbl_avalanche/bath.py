@@ -2,7 +2,7 @@
 
 Paper Eqs. (3)-(5) and conventions, section 2.  The bath couples to site ``L`` with jump operators
 ``(E_1, E_2, E_3) = (X_L, Y_L, Z_L)``; in the weak-coupling limit the diagonal operators
-``tau = sum_n c_n |n><n|`` evolve with the symmetric stochastic matrix
+``tau = sum_n c_n |n><n|`` evolve with the symmetric stochastic matrix::
 
     S_mn = (1/3) sum_j |<m|E_j|n>|**2                                   (Eq. 3)
 
@@ -11,7 +11,7 @@ orthogonal to the uniform vector, normalised to ``sum_n c_n**2 = 2**L``.  The re
 ``r_S = 3 gamma Gamma`` to first order in the bath coupling ``gamma``.
 
 Numerics (conventions, section 4)
--------------------------
+---------------------------------
 * Matrix elements on site ``L`` need no ``2**L x 2**L`` site operator: with ``V0`` (``V1``) the
   rows of ``V`` with ``s_L = 0`` (``1``), i.e. even (odd) basis indices, ``A = V0^dagger V1`` and
   ``B = V0^dagger V0`` give ``X = A + A^dagger``, ``Y = i (A^dagger - A)``, ``Z = 2 B - 1``, so

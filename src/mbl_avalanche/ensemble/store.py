@@ -362,7 +362,11 @@ def write_shard(
 
 
 def read_shard(path: str | Path, check_arrays: bool = True) -> tuple[dict, list[dict]]:
-    """Header and records of a shard; raises :class:`CorruptShard` if it fails its check."""
+    """Header and records of a shard; raises :class:`CorruptShard` if it fails its check.
+
+    A shard of a newer record version than this package knows raises
+    :class:`~mbl_avalanche.errors.InputError` (it is not corrupt: never quarantined or redone).
+    """
     path = Path(path)
     data = path.read_bytes()
     if not data.endswith(b"\n"):
@@ -387,8 +391,14 @@ def read_shard(path: str | Path, check_arrays: bool = True) -> tuple[dict, list[
         raise CorruptShard("not a shard of a known format")
     if len(records) != footer.get("records"):
         raise CorruptShard("record count mismatch")
+    version = header.get("record_version")
+    if isinstance(version, int) and version > record.RECORD_VERSION:
+        raise InputError(
+            f"shard {path.name!r} is not allowed here: it holds record version {version}, newer "
+            f"than this package's {record.RECORD_VERSION} (upgrade mbl-avalanche to read it)"
+        )
     try:
-        records = [record.upgrade(r, header.get("record_version")) for r in records]
+        records = [record.upgrade(r, version) for r in records]
         for r in records:
             record.validate(r, require="key", where=path.name)
     except record.SchemaError as exc:

@@ -3,7 +3,7 @@
 A unitary whose eigenbasis is the Z product basis, dressed weakly inside each sector of fixed
 ``s_1`` (so the far spin relaxes only through the planted pair), except for a rotation by a small
 angle ``epsilon`` between two product states ``a`` and ``b`` that differ on a chosen set of sites
-(always including site 1, the spin farthest from the bath):
+(always including site 1, the spin farthest from the bath)::
 
     |A> = D (cos eps |a> - sin eps |b>),   |B> = D (sin eps |a> + cos eps |b>)
 

@@ -234,8 +234,10 @@ def diagonalize_unitary_fast(
 ) -> Spectrum:
     """Eigen-decomposition of a unitary from a Hermitian ``eigh``, refined to Schur accuracy.
 
-    Algorithm
-    ---------
+    Notes
+    -----
+    The algorithm:
+
     1. ``H = (e^{-i phi} U + e^{i phi} U^dagger)/2`` has the eigenvectors of ``U`` and eigenvalues
        ``h_n = cos(theta_n - phi)``; ``eigh`` (``zheevd``) gives ``V``.  Its columns are
        eigenvectors of ``U`` only up to errors ``~ eps / |h_m - h_n|``, and states folded onto
