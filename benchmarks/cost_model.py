@@ -33,8 +33,9 @@ def main() -> None:
     ap.add_argument("--max-L", type=int, default=11)
     ap.add_argument("--threads-L", type=int, nargs="*", default=[9, 10, 11])
     args = ap.parse_args()
-    blas = [f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in
-            threadpool_info()]
+    blas = [
+        f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+    ]
     print(f"# BLAS: {'; '.join(blas)}")
     print(f"{'L':>3} {'samples':>8} {'s/sample':>10} {'model':>10} {'measured/model':>15}")
     measured: dict[int, float] = {}
@@ -42,13 +43,17 @@ def main() -> None:
         n = SAMPLES.get(L, 1)
         with tempfile.TemporaryDirectory() as d:
             t0 = time.perf_counter()
-            s = run_ensemble(d, L=[L], alpha=[30.0, 1.0], samples=n, workers=1, threads=1,
-                             progress=False)
+            s = run_ensemble(
+                d, L=[L], alpha=[30.0, 1.0], samples=n, workers=1, threads=1, progress=False
+            )
             wall = time.perf_counter() - t0
         per = wall / (s.computed_ok + s.computed_failed)
         measured[L] = per
-        print(f"{L:>3} {2 * n:>8} {per:>10.4f} {sample_seconds(L):>10.4f} "
-              f"{per / sample_seconds(L):>15.2f}", flush=True)
+        print(
+            f"{L:>3} {2 * n:>8} {per:>10.4f} {sample_seconds(L):>10.4f} "
+            f"{per / sample_seconds(L):>15.2f}",
+            flush=True,
+        )
     speedup: dict[int, float] = {}
     for L in args.threads_L:
         model = FloquetModel(L=L, alpha=30.0)
@@ -60,9 +65,11 @@ def main() -> None:
                 analyze_sample(model, 1)
                 times[threads] = time.perf_counter() - t0
         speedup[L] = times[1] / times[2]
-        print(f"L={L}: 1 thread {times[1]:.3f} s, 2 threads {times[2]:.3f} s, speedup "
-              f"{speedup[L]:.2f} (model {sample_seconds(L, 1) / sample_seconds(L, 2):.2f})",
-              flush=True)
+        print(
+            f"L={L}: 1 thread {times[1]:.3f} s, 2 threads {times[2]:.3f} s, speedup "
+            f"{speedup[L]:.2f} (model {sample_seconds(L, 1) / sample_seconds(L, 2):.2f})",
+            flush=True,
+        )
     print("SAMPLE_SECONDS = {" + ", ".join(f"{L}: {v:.3g}" for L, v in measured.items()) + "}")
     print("THREAD_SPEEDUP = {" + ", ".join(f"{L}: {v:.2f}" for L, v in speedup.items()) + "}")
 
