@@ -275,6 +275,8 @@ class SlowModes:
     sigma: float
     index: int
 
+    __repr__ = compact_repr
+
     @property
     def r1(self) -> float:
         """``r_S = Re(r_1)``: decay rate per period of the slowest population mode."""
@@ -346,6 +348,9 @@ class Channel:
         # W[s] = V_s: rows of V with s_L = s, shape (2, N/2, N)
         self._W = np.ascontiguousarray(self.V.reshape(self.N // 2, 2, self.N).transpose(1, 0, 2))
         self._lu: dict[float, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"Channel(L={self.L}, gamma={self.gamma:g}, Gamma={self.Gamma:.6g})"
 
     # -- basic facts -------------------------------------------------------------------------------
     @property
@@ -623,6 +628,8 @@ class Trajectory:
     reconstruction_error: float = 0.0
     coefficients: np.ndarray | None = None
 
+    __repr__ = compact_repr
+
     def late_rate(self, window: tuple[float, float] = (0.5, 1.0)) -> float:
         """Late-time decay rate: least-squares slope of ``-log distance`` over a window.
 
@@ -762,7 +769,23 @@ def evolve(
 
 @dataclass
 class SweepRow:
-    """One coupling of a :func:`gamma_sweep`."""
+    """One coupling of a :func:`gamma_sweep`.
+
+    Attributes
+    ----------
+    gamma : float
+        Bath coupling.
+    r1 : float
+        Slowest population rate of the exact channel, per period.
+    r1_over_3gamma : float
+        ``r_1 / (3 gamma)``, which tends to ``Gamma``.
+    Gamma : float
+        Weak-coupling gap of Eq. (5).
+    rel_error : float
+        ``(r_1/(3 gamma) - Gamma) / Gamma``.
+    population_weight, tau_overlap, residual : float
+        Of the slowest population mode (see :class:`SlowModes`).
+    """
 
     gamma: float
     r1: float
@@ -781,11 +804,23 @@ class SweepRow:
 
 @dataclass
 class Sweep:
-    """``r_1/(3 gamma)`` against ``Gamma`` over couplings ``gamma`` (descending)."""
+    """``r_1/(3 gamma)`` against ``Gamma`` over couplings ``gamma`` (descending).
+
+    Attributes
+    ----------
+    rows : list of SweepRow
+        One per coupling, largest first.
+    Gamma : float
+        Weak-coupling gap of Eq. (5).
+    meta : dict
+        Free-form description.
+    """
 
     rows: list[SweepRow]
     Gamma: float
     meta: dict[str, Any] = field(default_factory=dict)
+
+    __repr__ = compact_repr
 
     def slope(self, n_small: int = 3) -> float:
         """Log-log slope of ``|rel_error|`` vs ``gamma`` over the ``n_small`` smallest couplings."""
@@ -856,12 +891,26 @@ def gamma_sweep(
 
 @dataclass
 class DynamicsResult:
-    """Slow modes, one trajectory and (optionally) a gamma sweep for one unitary."""
+    """Slow modes, one trajectory and (optionally) a gamma sweep for one unitary.
+
+    Attributes
+    ----------
+    channel : Channel
+        The one-period channel at the coupling of the run.
+    modes : SlowModes
+        Its slowest relaxation modes (``modes.r1`` is ``r_S``).
+    trajectory : Trajectory
+        ``rho(t)`` from the initial state.
+    sweep : Sweep or None
+        ``r_1/(3 gamma)`` against ``Gamma`` over couplings, if asked for.
+    """
 
     channel: Channel
     modes: SlowModes
     trajectory: Trajectory
     sweep: Sweep | None = None
+
+    __repr__ = compact_repr
 
     def scalars(self) -> dict[str, Any]:
         """Flat dict of the scalar results."""

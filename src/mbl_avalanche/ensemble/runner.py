@@ -61,23 +61,48 @@ class WorkerDied(RuntimeError):
 
 @dataclass
 class RunSummary:
-    """What one :func:`run_ensemble` call did."""
+    """What one :func:`run_ensemble` call did.
+
+    Attributes
+    ----------
+    outdir : str
+        The run directory.
+    run_id : str
+        Id of this invocation (UTC time, host, pid, random part; names its shards).
+    executor : {"inline", "local", "dask"}
+        Where the samples were computed.
+    workers, threads : int
+        Worker processes (Dask: worker threads) and BLAS threads per sample.
+    planned : int
+        Samples in this call's slice of the grid.
+    already_done : int
+        Of those, finished before this call.
+    computed_ok, computed_failed : int
+        Samples this call analysed, successfully or not.
+    interrupted : bool
+        Stopped by Ctrl-C or SIGTERM (what finished is kept).
+    elapsed : float
+        Wall seconds of the call.
+    corrupt_redone : int
+        Corrupt shards found (moved aside; their samples redone).
+    """
 
     outdir: str
     run_id: str
     executor: str
     workers: int
     threads: int
-    planned: int = 0  # samples in this call's slice of the grid
-    already_done: int = 0  # of those, finished before this call
+    planned: int = 0
+    already_done: int = 0
     computed_ok: int = 0
     computed_failed: int = 0
     interrupted: bool = False
     elapsed: float = 0.0
-    corrupt_redone: int = 0  # corrupt shards found (moved aside; their samples redone)
+    corrupt_redone: int = 0
 
     @property
     def remaining(self) -> int:
+        """Samples of the slice still to compute."""
         return self.planned - self.already_done - self.computed_ok - self.computed_failed
 
     def line(self) -> str:
