@@ -236,6 +236,24 @@ def test_late_time_decay_rate_matches_r1(L, alpha, init):
     assert tr.late_rate() == pytest.approx(3 * ch.gamma * ch.Gamma, rel=0.02)
 
 
+def test_site_rates_population_rates_and_the_computational_channel():
+    """Late-time rates per site tend to r_1; population rates start with r_1; the channel in the
+    computational basis is the eigenbasis one transformed (and Eq. (1) applied directly)."""
+    ch = _channel(3, 3.0, gamma=1e-3)
+    modes = ch.slow_modes(k=6)
+    assert modes.population_rates[0] == pytest.approx(modes.r1, rel=1e-12)
+    assert np.all(np.diff(modes.population_rates) >= 0)
+    tr = evolve(ch, "up", time_grid(20 / modes.r1, 120))
+    np.testing.assert_allclose(tr.site_rates(), modes.r1, rtol=0.02)
+    m = ch.dense_computational()
+    rho = _random_operators(ch.N, 1, seed=5)[0]
+    np.testing.assert_allclose(
+        (m @ rho.ravel()).reshape(ch.N, ch.N), ch.apply(rho), rtol=0, atol=1e-13
+    )
+    t = np.kron(ch.V, ch.V.conj())  # vec(V x V^dagger) = (V (x) conj V) vec(x), row-major
+    np.testing.assert_allclose(t @ ch.dense() @ t.conj().T, m, rtol=0, atol=1e-12)
+
+
 def test_late_time_decay_by_stepping_matches_r1():
     ch = _channel(3, 3.0, 1, gamma=1e-2)  # Gamma = 0.43: 20/r_1 ~ 1600 periods
     modes = ch.slow_modes()

@@ -78,3 +78,17 @@ def test_hermitian_spectrum():
 def test_unknown_method():
     with pytest.raises(InputError, match="method='eig'"):
         diagonalize_unitary(np.eye(4), method="eig")
+
+
+def test_splittings_and_level_spacings():
+    """Splittings are modulo 2 pi for a unitary (the wrap-around gap included), plain otherwise."""
+    theta = np.array([-3.1, -1.0, 0.5, 3.1])
+    u = np.diag(np.exp(1j * theta))
+    spec = diagonalize_unitary(u)
+    assert spec.splitting(0, 3) == pytest.approx(2 * np.pi - 6.2, abs=1e-14)
+    assert spec.splitting(1, 2) == pytest.approx(1.5, abs=1e-14)
+    gaps = spec.level_spacings()
+    assert gaps.shape == (4,) and gaps[-1] == pytest.approx(2 * np.pi - 6.2, abs=1e-14)
+    h = diagonalize_hermitian(np.diag(theta).astype(complex))
+    assert h.splitting(0, 3) == pytest.approx(6.2, abs=1e-14)
+    assert h.level_spacings().shape == (3,)

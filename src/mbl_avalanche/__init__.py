@@ -4,11 +4,10 @@ Reproduces and extends Ha, Morningstar & Huse, PRL 130, 250405 (2023).  Data flo
 model -> spectrum -> bath (slowest mode) -> resonance -> ensemble -> store -> figures/report.
 """
 
+from ._version import __version__
 from .analysis import Certificate, SampleResult, analyze, analyze_sample
 from .errors import InputError
 from .models import DEFAULT_SEED, FloquetModel
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_SEED",

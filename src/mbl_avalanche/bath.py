@@ -52,7 +52,6 @@ __all__ = [
     "rayleigh_gap",
     "resolution_of",
     "row_sum_error",
-    "site_L_blocks",
     "slowest_modes",
     "top_contributions",
     "top_pair",
@@ -62,18 +61,6 @@ EPS = float(np.finfo(np.float64).eps)
 
 #: Rows per block when streaming ``N x N`` element-wise products (bounded temporaries).
 _BLOCK_ELEMENTS = 1 << 22
-
-
-def site_L_blocks(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``A = V0^dagger V1`` and ``B = V0^dagger V0`` (conventions, section 4).
-
-    ``V0 = V[0::2]`` are the rows with ``s_L = 0`` and ``V1 = V[1::2]`` those with ``s_L = 1``
-    (site ``L`` is the least significant bit).
-    """
-    v0 = v[0::2]
-    v1 = v[1::2]
-    v0h = v0.conj().T
-    return v0h @ v1, v0h @ v0
 
 
 def jump_matrix_elements(v: np.ndarray, m: int, n: int) -> np.ndarray:

@@ -749,7 +749,7 @@ def report_dict(
     source: str = "",
 ) -> dict[str, Any]:
     """Everything of the report as a JSON-ready dict (non-finite numbers become ``None``)."""
-    from . import __version__
+    from ._version import __version__
 
     regimes = regimes or Regimes()
     return _jsonable(

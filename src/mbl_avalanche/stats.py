@@ -49,7 +49,6 @@ __all__ = [
     "fit_line",
     "flag_columns",
     "flagged",
-    "fraction",
     "group_values",
     "has_columns",
     "mean_slope",
@@ -470,12 +469,6 @@ def discrete_mode(values: np.ndarray, decimals: int = 9) -> float:
         return math.nan
     vals, counts = np.unique(np.round(v, decimals), return_counts=True)
     return float(vals[np.argmax(counts)])
-
-
-def fraction(mask: np.ndarray) -> float:
-    """Mean of a 0/1 array (NaN if empty)."""
-    m = np.asarray(mask, dtype=float)
-    return float(m.mean()) if m.size else math.nan
 
 
 def near_zero_or_one(z: np.ndarray, tol: float = 0.05) -> np.ndarray:

@@ -45,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
-    from .. import __version__
+    from .._version import __version__
 
     parser = _Parser(
         prog="mbl-avalanche",

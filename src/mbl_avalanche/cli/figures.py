@@ -132,16 +132,13 @@ def make(args: argparse.Namespace, df: pd.DataFrame, out: Path) -> int:
         formats=tuple(getattr(args, "format", ("png", "pdf"))),
         only=getattr(args, "only", None),
     )
-    n = 0
     for r in records:
-        if r.paths:
-            n += 1
-            print(
-                f"wrote {', '.join(str(p) for p in r.paths)}" + (f"  ({r.note})" if r.note else "")
-            )
-        else:
+        if r.skipped:
             print(f"{r.name}: {r.note}")
-    return n
+        else:
+            note = f"  ({r.note})" if r.note else ""
+            print(f"wrote {', '.join(str(p) for p in r.paths)}{note}")
+    return sum(not r.skipped for r in records)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -228,7 +228,7 @@ def provenance(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     import scipy
     import threadpoolctl
 
-    from .. import __version__
+    from .._version import __version__
 
     try:
         blas = [
