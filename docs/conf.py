@@ -50,6 +50,9 @@ extensions = [
     "myst_nb",  # MyST Markdown pages and executed notebooks (loads myst_parser itself)
     "numpydoc",
     "sphinx.ext.autodoc",
+    # MathJax served with the site, not from a CDN: the pages render maths offline (a cluster
+    # login node, this build machine)
+    "sphinx-mathjax-offline",
     # no sphinx.ext.intersphinx: the build machines have no network
 ]
 
