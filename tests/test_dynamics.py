@@ -441,3 +441,15 @@ def test_cli_bad_input_subprocess_no_traceback():
     )
     assert p.returncode == 2
     assert "Traceback" not in p.stderr and "L=9" in p.stderr
+
+
+def test_weak_coupling_meta_is_that_of_the_sample_analysis():
+    """Without a given analysis the channel's weak-coupling limit carries the same record fields,
+    in the same order, as :func:`mbl_avalanche.analyze` of the same unitary."""
+    from mbl_avalanche import analyze
+
+    u = FloquetModel(L=3, alpha=3.0).unitary(0)
+    ch = Channel(u, 1e-3)
+    ref = analyze(u, check=False)
+    assert list(ch.result.meta.items()) == list(ref.meta.items())
+    assert ch.Gamma == ref.Gamma and np.array_equal(ch.result.c, ref.c)

@@ -123,3 +123,37 @@ def test_slurm_script(capsys):
         main(["slurm-script", "o", "--L", "9", "--alpha", "30", "--samples", "1", "--array", "0"])
         == 2
     )
+
+
+def test_time_request_covers_the_slowest_shard_of_indivisible_tasks(capsys):
+    """A shard's tasks are not divisible over its workers: it takes at least its longest task."""
+    from mbl_avalanche.ensemble.config import make_config
+    from mbl_avalanche.ensemble.slurm import shard_seconds, slurm_duration
+    from mbl_avalanche.resources import sample_seconds
+
+    cfg = make_config(L=[14], alpha=[30.0], samples=4)
+    one = sample_seconds(14)
+    assert shard_seconds(cfg, 4, workers=8) == pytest.approx(one)  # one sample per shard
+    assert shard_seconds(cfg, 1, workers=2) == pytest.approx(2 * one)  # 4 samples, 2 workers
+    assert (
+        main(
+            [
+                "slurm-script",
+                "o",
+                "--L",
+                "14",
+                "--alpha",
+                "30",
+                "--samples",
+                "4",
+                "--array",
+                "4",
+                "--cpus-per-task",
+                "8",
+            ]
+        )
+        == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert f"#SBATCH --time={slurm_duration(2 * one + 600)}" in lines
+    assert slurm_duration(59) == "00:01:00" and slurm_duration(90061) == "1-01:02:00"

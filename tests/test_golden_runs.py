@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import gamma_conditioning
 from mbl_avalanche import FloquetModel, analyze_sample, record
 from mbl_avalanche.ensemble import load_arrays, load_run, run_ensemble
 from mbl_avalanche.ensemble.store import read_shard, shard_files
@@ -84,21 +85,59 @@ def test_golden_run_resumes_without_recomputing(tmp_path, name):
     assert {t["samples"] for t in cfg["targets"]} == {4}
 
 
+#: Certificate and solver figures: rounding-level numbers that differ between BLAS kernels; a
+#: recomputed sample must keep them below these bounds, not equal them.
+ROUNDING = {
+    "cert_unitarity_error": 1e-12,
+    "cert_orthonormality_error": 1e-12,
+    "cert_eigen_residual": 1e-12,
+    "cert_row_sum_error": 1e-12,
+    "cert_gamma_rel_diff": 1e-6,
+    "cert_gamma_resolution": 1e-13,
+    "cert_gamma_residual": 1e-13,
+    "cert_gamma_floor": 1e-13,
+    "cert_mode_error": 1e-6,
+    "fast_residual_fro": 1e-12,
+    "fast_orthonormality_fro": 1e-12,
+    "fast_residual_bound": 1e-12,
+}
+
+
 @pytest.mark.parametrize("name", RUNS)
 def test_golden_samples_are_the_same_samples(name):
-    """Recomputed today, a stored sample has the same identity and physics.
+    """Recomputed today, every stored sample gives the same record (volatile columns aside).
 
-    The top pair and the case are discrete; ``Gamma`` and ``R`` agree to 1e-9 relative: at L <= 5
-    the smallest splittings are ~1e-2, so eigenvectors are fixed to ~1e-14 and Gamma to far
-    better than that on any BLAS kernel.
+    Discrete columns (indices, case, bit strings, flags) must be equal; physical floats equal to
+    a relative ``1e-9 + 100 x`` the sample's first-order sensitivity to eigenvector rounding
+    (:func:`conftest.gamma_conditioning`: ``eps / splitting`` over the matrix elements that carry
+    the relaxation; up to 1.4e-9 here, the L = 5 samples having splittings down to 2.6e-4), or
+    absolutely to 1e-13 for the O(1)-scale numbers that are tiny (``S``, ``D`` of weak pairs);
+    rounding figures must stay below :data:`ROUNDING`.  On the machine that wrote them they are
+    bit for bit equal.
     """
     df = load_run(GOLDEN / name)
-    for row in df[df.status == "ok"].itertuples():
-        r = analyze_sample(FloquetModel(L=int(row.L), alpha=float(row.alpha)), int(row.sample))
-        assert (r.mu, r.nu, r.resonance.case) == (row.mu, row.nu, row.case)
-        assert r.Gamma == pytest.approx(row.Gamma, rel=1e-9)
-        assert r.R == pytest.approx(row.R, rel=1e-9)
-        arrays = load_arrays(GOLDEN / name, int(row.L), float(row.alpha), int(row.sample))
+    for row in df[df.status == "ok"].to_dict("records"):
+        model = FloquetModel(L=int(row["L"]), alpha=float(row["alpha"]))
+        r = analyze_sample(model, int(row["sample"]), keep_S=True)
+        new = r.scalars()
+        rtol = 1e-9 + 100 * gamma_conditioning(r)
+        # fixed after 907bef7: an XY set whose top pair is its own bath flip (mu' = nu, thermal
+        # samples) paired a state with itself (A = B); such a stored set is not compared
+        fixed = row["A"] == row["B"]
+        assert new["A"] != new["B"]
+        for col, old in row.items():
+            if record.is_volatile(col) or col in record.column_names("runner"):
+                continue
+            if fixed and record.COLUMNS[col].stage == "resonance":
+                continue
+            got = new[col]
+            if col in ROUNDING:
+                assert abs(got) <= ROUNDING[col] and abs(old) <= ROUNDING[col], (col, got, old)
+            elif record.COLUMNS[col].dtype == "float" and not float(old).is_integer():
+                assert np.isclose(got, old, rtol=rtol, atol=1e-13, equal_nan=True), (name, col)
+            else:
+                assert got == old, (name, row["L"], row["alpha"], row["sample"], col, got, old)
+        arrays = load_arrays(GOLDEN / name, int(row["L"]), float(row["alpha"]), int(row["sample"]))
         np.testing.assert_allclose(arrays["theta"], r.theta, rtol=0, atol=1e-12)
 
 

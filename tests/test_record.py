@@ -145,3 +145,62 @@ def test_result_objects_have_short_reprs():
         assert len(text) < 1200, (type(obj).__name__, len(text))
         assert "ndarray" in text or type(obj).__name__ == "Certificate"
     assert "Gamma=" in repr(r) and "case=" in repr(r)
+
+
+def _rewrite_header(path, **changes):
+    """Rewrite a shard's header and recompute its checksum (an intact shard of another kind)."""
+    import hashlib
+
+    lines = path.read_text().splitlines()
+    header = json.loads(lines[0])
+    header.update(changes)
+    lines[0] = json.dumps(header, separators=(",", ":"))
+    body = ("\n".join(lines[:-1]) + "\n").encode()
+    footer = {"end": True, "records": len(lines) - 2, "sha256": hashlib.sha256(body).hexdigest()}
+    path.write_text("\n".join(lines[:-1]) + "\n" + json.dumps(footer) + "\n")
+
+
+def test_intact_shards_of_another_schema_are_refused_everywhere(tmp_path):
+    from mbl_avalanche.table import load_table
+
+    for name in ("a", "b"):
+        run_ensemble(tmp_path / name, L=[4], alpha=[1.0], samples=2, chunk=2, progress=False)
+    (p,) = shard_files(tmp_path / "b")
+    _rewrite_header(p, record_version="2")
+    with pytest.raises(InputError, match="record_version='2' is not an integer"):
+        load_table(tmp_path)  # a folder of runs: the bad one is not silently left out
+    _rewrite_header(p, record_version=record.RECORD_VERSION)
+    lines = p.read_text().splitlines()
+    rec = json.loads(lines[1])
+    rec["Gamma"] = "fast"
+    lines[1] = json.dumps(rec)
+    p.write_text("\n".join(lines) + "\n")
+    _rewrite_header(p)
+    with pytest.raises(InputError, match="is not of dtype float"):
+        run_ensemble(tmp_path / "b", L=[4], alpha=[1.0], samples=2, chunk=2, progress=False)
+    assert p.exists() and not (tmp_path / "b" / "shards" / "corrupt").exists()
+    assert main(["table", str(tmp_path / "b")]) == 2
+
+
+def test_a_folder_that_is_not_a_run_is_said_so(tmp_path, capsys):
+    from mbl_avalanche.errors import NotARunDirectory
+
+    (tmp_path / "x").mkdir()
+    with pytest.raises(NotARunDirectory, match="not a run directory"):
+        load_run(tmp_path / "x")
+    assert main(["table", str(tmp_path / "x")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_renamed_functions_still_work_with_a_deprecation_warning(tmp_path):
+    from mbl_avalanche.analysis import circuit_apply
+    from mbl_avalanche.report import load_table
+
+    model = FloquetModel(L=4, alpha=3.0)
+    with pytest.warns(DeprecationWarning, match="model.circuit"):
+        apply = circuit_apply(model, 0)
+    x = np.eye(16, dtype=complex)
+    np.testing.assert_allclose(apply(x), model.unitary(0), rtol=0, atol=1e-15)
+    run_ensemble(tmp_path, L=[4], alpha=[1.0], samples=1, progress=False)
+    with pytest.warns(DeprecationWarning, match="mbl_avalanche.table.load_table"):
+        assert len(load_table(tmp_path)) == 1

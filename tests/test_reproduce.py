@@ -17,7 +17,7 @@ import pytest
 
 from mbl_avalanche import ensemble
 from mbl_avalanche.cli import main
-from mbl_avalanche.errors import InputError
+from mbl_avalanche.errors import InputError, NotARunDirectory
 from mbl_avalanche.figures import paper
 from mbl_avalanche.reproduce import PRESETS, Block, estimate_quick_minutes, plan, run_blocks
 
@@ -58,7 +58,7 @@ def fake_runner(monkeypatch):
     def load_run(outdir):
         path = Path(outdir) / "table.parquet"
         if not path.exists():
-            raise InputError(f"{outdir} is not a run directory")
+            raise NotARunDirectory(f"{outdir} is not a run directory")
         return pd.read_parquet(path)
 
     monkeypatch.setattr(ensemble, "run_ensemble", run_ensemble)

@@ -190,3 +190,24 @@ def test_tiny_demixing_angles_are_resolved():
         a = np.cos(th / 2) * e[:, 5] + np.sin(th / 2) * e[:, 10]
         b = -np.sin(th / 2) * e[:, 5] + np.cos(th / 2) * e[:, 10]
         assert demix(a, b).angle == pytest.approx(th, rel=1e-6)
+
+
+def test_xy_case_never_pairs_a_state_with_itself():
+    """Thermal samples where the top pair is its own bath-flip partner (mu' = nu): {A, B} are two
+    different states, and a pair of the set that falls on one eigenstate has no demixing angle
+    (NaN, untrusted) instead of the demixing of a state with itself (a zero vector before)."""
+    seen = 0
+    for L, k in ((4, 1), (5, 0), (5, 1), (6, 0), (6, 1), (7, 2)):
+        r = analyze_sample(FloquetModel(L=L, alpha=1.0), k)
+        res = r.resonance
+        assert res.states["A"] != res.states["B"]
+        assert np.isfinite(res.angle("AB")) and 0 <= res.angle("AB") <= np.pi / 2
+        for p, q in (("Ap", "B"), ("A", "Bp"), ("Ap", "Bp")):
+            same = res.states[p] == res.states[q]
+            assert np.isnan(res.angle(p + q)) == same
+            assert not (same and res.angle_trusted(p + q))
+            seen += same
+        for d in res.demixings.values():
+            if np.isfinite(d.angle):
+                assert abs(np.linalg.norm(d.a) - 1) < 1e-12 and abs(np.linalg.norm(d.b) - 1) < 1e-12
+    assert seen >= 2  # the degenerate case does occur among these samples (L = 4, k = 1)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from conftest import gamma_conditioning
 from mbl_avalanche import spectrum as sp
 from mbl_avalanche.analysis import analyze, analyze_sample
 from mbl_avalanche.errors import InputError
@@ -196,29 +197,6 @@ def test_bad_method_and_backend() -> None:
         sp.diagonalize_unitary(u, method="eig")
     with pytest.raises(InputError, match="backend='tpu'"):
         sp.diagonalize_unitary(u, method="fast", backend="tpu")
-
-
-def gamma_conditioning(r) -> float:
-    """First-order relative sensitivity of ``Gamma`` to the rounding of the eigenvectors.
-
-    ``V`` is fixed by any double-precision method only to ``e_n ~ eps / g_n`` per state (``g_n``
-    the distance of ``theta_n`` to its nearest neighbour, conventions, section 4).  A pair's
-    rate ``S_mn ~ |A_mn|**2`` then moves by a relative ``~ (e_m + e_n) / sqrt(S_mn)`` (its small
-    matrix element shifted by ``e`` times an ``O(1)`` element of a neighbour), and ``Gamma =
-    sum D_mn / N`` by the ``D``-weighted mean of that (``c`` enters at second order: ``Gamma``
-    is a Rayleigh quotient).  Measured on 34 samples at L = 6..8 with the SkylakeX, Haswell and
-    Sandybridge kernels: ``|Gamma_fast - Gamma_schur| / Gamma`` is 0.01-3.9 times this.
-    """
-    eps = np.finfo(float).eps
-    s = r.rate_matrix()
-    th = r.theta
-    gaps = np.abs(np.angle(np.exp(1j * (th[:, None] - th[None, :]))))
-    gaps[np.diag_indices_from(gaps)] = np.inf
-    g = gaps.min(axis=1)
-    m, n = np.triu_indices(len(th), 1)
-    d = s[m, n] * (r.c[m] - r.c[n]) ** 2
-    e = eps * (1 / g[m] + 1 / g[n])
-    return float(np.sum(d * np.minimum(e / np.sqrt(s[m, n]), 1.0)) / np.sum(d))
 
 
 def _agree(L: int, samples: range) -> tuple[int, int]:

@@ -21,6 +21,7 @@ gives them as one flat record whose columns are those of :mod:`mbl_avalanche.rec
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -34,7 +35,7 @@ from .errors import InputError
 from .models.custom import check_hermitian, check_unitary
 from .models.floquet import FloquetModel
 
-__all__ = ["Certificate", "Kind", "SampleResult", "analyze", "analyze_sample"]
+__all__ = ["Certificate", "Kind", "SampleResult", "analyze", "analyze_sample", "circuit_apply"]
 
 Kind = Literal["unitary", "hamiltonian"]
 #: What :func:`analyze` accepts: a matrix, or (for a unitary) a zero-argument source of one.
@@ -453,3 +454,14 @@ def analyze_sample(model: FloquetModel, sample: int, **kwargs: Any) -> SampleRes
     if kwargs.get("backend", "cpu") == "cpu":
         kwargs.setdefault("apply", model.circuit(sample))
     return analyze(build, "unitary", check=False, meta=meta, timings={"build": t_build}, **kwargs)
+
+
+def circuit_apply(model: FloquetModel, sample: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Deprecated: use ``model.circuit(sample)``
+    (:meth:`~mbl_avalanche.models.floquet.FloquetModel.circuit`)."""
+    warnings.warn(
+        "analysis.circuit_apply(model, sample) is deprecated: use model.circuit(sample)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return model.circuit(sample)

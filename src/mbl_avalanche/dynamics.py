@@ -214,7 +214,8 @@ class WeakCouplingLimit:
     Gamma : float
         Its gap from Eq. (5).
     meta : dict
-        The eigensolver's record fields (``method``, ``fast_*``) and ``backend``.
+        Record fields of the analysis: ``method``, ``backend``, ``exact_certificate`` and the
+        fast solver's ``fast_*`` figures, in the order of :func:`mbl_avalanche.analysis.analyze`.
     """
 
     theta: np.ndarray
@@ -232,7 +233,8 @@ def weak_coupling(u: np.ndarray, method: str = "auto") -> WeakCouplingLimit:
     :func:`~mbl_avalanche.spectrum.diagonalize_unitary`)."""
     spec = spectrum.diagonalize_unitary(u, method=method)
     modes = bath.slowest_modes(bath.rate_matrix(spec.V))
-    meta = {**spec.record_fields(), "backend": "cpu"}
+    solver = spec.record_fields()
+    meta = {"method": solver.pop("method"), "backend": "cpu", "exact_certificate": False, **solver}
     return WeakCouplingLimit(theta=spec.theta, V=spec.V, c=modes.c, Gamma=modes.Gamma, meta=meta)
 
 

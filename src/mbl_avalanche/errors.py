@@ -9,8 +9,13 @@ from __future__ import annotations
 
 __all__ = [
     "InputError",
+    "NotARunDirectory",
 ]
 
 
 class InputError(ValueError):
     """Bad user input; the message names the value and what is allowed."""
+
+
+class NotARunDirectory(InputError):
+    """A folder given as a run directory holds no run (no ``config.json``, no ``shards/``)."""

@@ -83,6 +83,7 @@ __all__ = [
     "claim_thermal_decay",
     "claim_x_mode",
     "claim_zjump",
+    "load_table",
     "report_dict",
     "summary",
     "to_markdown",
@@ -859,3 +860,17 @@ def write_report(
     md.write_text(to_markdown(rep))
     js.write_text(json.dumps(rep, indent=2, allow_nan=False) + "\n")
     return md, js, claims
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """Deprecated: use :func:`mbl_avalanche.table.load_table`."""
+    import warnings
+
+    from .table import load_table as _load_table
+
+    warnings.warn(
+        "report.load_table is deprecated: use mbl_avalanche.table.load_table",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _load_table(path)

@@ -43,6 +43,7 @@ __all__ = [
     "DEMIXING_MEASURES",
     "EIGVEC_ERROR_SCALE",
     "PAIRS",
+    "POLARISATION_TOL",
     "Demixing",
     "Resonance",
     "bit_string",
@@ -61,6 +62,10 @@ __all__ = [
 #: Relative eigenvector error per unit of inverse splitting seen in float64 (conventions,
 #: section 4).
 EIGVEC_ERROR_SCALE = 1e-15
+
+#: Polarisations ``|<Z_i>|`` at or below this have no sign (rounding of normalised states is
+#: ``~ L eps``); a site where either demixed state is unpolarised is not a flip.
+POLARISATION_TOL = 1e-12
 
 PAIRS = (("A", "B"), ("Ap", "B"), ("A", "Bp"), ("Ap", "Bp"))
 
@@ -200,6 +205,12 @@ DEMIXING_MEASURES: dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 }
 
 
+def _no_pair(psi: np.ndarray, measure: str) -> Demixing:
+    """The "demixing" of a state with itself (two labels of the set on one eigenstate): none."""
+    nan3 = np.full(3, np.nan)
+    return Demixing(a=psi, b=psi, bloch=nan3, angle=float("nan"), measure=measure)
+
+
 def demix(psi_a: np.ndarray, psi_b: np.ndarray, measure: str = "z") -> Demixing:
     """Demix two orthonormal eigenstates (conventions, section 3).
 
@@ -232,8 +243,14 @@ def demix(psi_a: np.ndarray, psi_b: np.ndarray, measure: str = "z") -> Demixing:
 
 
 def bit_string(psi: np.ndarray, L: int) -> str:
-    """The dominant computational-basis state of ``psi`` as ``s_1 s_2 ... s_L``."""
-    return format(int(np.argmax(np.abs(psi))), f"0{L}b")
+    """The dominant computational-basis state of ``psi`` as ``s_1 s_2 ... s_L``.
+
+    Weights ``|psi_n|**2`` within :data:`POLARISATION_TOL` of the largest are a tie, resolved
+    by the smallest basis index, so that equal superpositions do not depend on rounding.
+    """
+    w = np.abs(psi) ** 2
+    n = int(np.flatnonzero(w >= w.max() - POLARISATION_TOL)[0])
+    return format(n, f"0{L}b")
 
 
 def z_profile(psi: np.ndarray, L: int) -> np.ndarray:
@@ -242,9 +259,15 @@ def z_profile(psi: np.ndarray, L: int) -> np.ndarray:
 
 
 def resonance_location(a: np.ndarray, b: np.ndarray, L: int) -> float:
-    """Largest site ``i`` with ``<a|Z_i|a> <b|Z_i|b> < 0``; NaN if there is none."""
+    """Largest site ``i`` where ``<a|Z_i|a>`` and ``<b|Z_i|b>`` have opposite signs; NaN if none.
+
+    A polarisation within :data:`POLARISATION_TOL` of zero has no sign (e.g. a demixing angle of
+    exactly ``pi/2``, where ``|a>`` is an equal superposition and ``<a|Z_i|a> ~ 1e-33``): such a
+    site is not counted, so ``x`` does not depend on the rounding of the BLAS kernels.
+    """
     za, zb = z_profile(a, L), z_profile(b, L)
-    sites = np.flatnonzero(za * zb < 0)
+    polarised = (np.abs(za) > POLARISATION_TOL) & (np.abs(zb) > POLARISATION_TOL)
+    sites = np.flatnonzero(polarised & (za * zb < 0))
     return float(sites[-1] + 1) if sites.size else float("nan")
 
 
@@ -455,11 +478,15 @@ def four_state_set(
         a_idx, b_idx = mu, nu
     else:
         case = "XY"
-        # top pair is {A, B'}: either A = mu, B = nu' or A = nu, B = mu'
-        if split(mu, nu_p) <= split(mu_p, nu):
-            a_idx, b_idx = mu, nu_p
+        # top pair is {A, B'}: either A = mu, B = nu' or A = nu, B = mu' (the one of smaller
+        # splitting); a candidate whose two states coincide (mu' = nu: the top pair is itself
+        # a bath-spin flip, seen in thermal samples) is no pair, and if both coincide the top
+        # pair itself is {A, B}
+        cands = [(a, b) for a, b in ((mu, nu_p), (nu, mu_p)) if a != b]
+        if cands:
+            a_idx, b_idx = min(cands, key=lambda ab: split(*ab))
         else:
-            a_idx, b_idx = nu, mu_p
+            a_idx, b_idx = mu, nu
     ap_idx, bp_idx = partner(v, a_idx), partner(v, b_idx)
     states = {"A": a_idx, "B": b_idx, "Ap": ap_idx, "Bp": bp_idx}
     order = [a_idx, b_idx, ap_idx, bp_idx]
@@ -469,13 +496,22 @@ def four_state_set(
             if order[i] != order[j]:
                 s4[i, j] = rate_element(v, order[i], order[j])
     d4 = s4 * (c[order][:, None] - c[order][None, :]) ** 2
+
+    def pair_zjump(m: int, n: int) -> float:
+        return zjump(v, m, n) if m != n else float("nan")
+
     zjumps = {
-        "AB": zjump(v, a_idx, b_idx),
-        "ABp": zjump(v, a_idx, bp_idx),
-        "ApB": zjump(v, ap_idx, b_idx),
+        "AB": pair_zjump(a_idx, b_idx),
+        "ABp": pair_zjump(a_idx, bp_idx),
+        "ApB": pair_zjump(ap_idx, b_idx),
     }
     psi = {k: v[:, i] for k, i in states.items()}
-    demixings = {p + q: demix(psi[p], psi[q], measure) for p, q in PAIRS}
+    demixings = {
+        p + q: demix(psi[p], psi[q], measure)
+        if states[p] != states[q]
+        else _no_pair(psi[p], measure)
+        for p, q in PAIRS
+    }
     splittings = {p + q: split(states[p], states[q]) for p, q in PAIRS}
     nrm = n_dim * gamma
     uniq = sorted(set(order))

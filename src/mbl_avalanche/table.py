@@ -14,7 +14,7 @@ from typing import IO
 import pandas as pd
 
 from . import ensemble
-from .errors import InputError
+from .errors import InputError, NotARunDirectory
 
 __all__ = ["TABLE_FORMATS", "load_table", "write_table"]
 
@@ -70,9 +70,10 @@ def _read_table(p: Path) -> pd.DataFrame:
 
 
 def _try_load_run(p: Path) -> pd.DataFrame | None:
+    """The table of run directory ``p``, or None if ``p`` is not one (other errors propagate)."""
     try:  # looked up at call time: ensemble.load_run is the one entry point to run directories
         return ensemble.load_run(p)
-    except (InputError, OSError, ValueError, KeyError):
+    except NotARunDirectory:
         return None
 
 

@@ -14,6 +14,7 @@ from ..errors import InputError
 from ..models.custom import load_matrix
 from ..models.floquet import DEFAULT_SEED, FloquetModel, check_alpha, check_L
 from ..resources import check_memory
+from ..spectrum import UNITARY_SOLVERS
 
 __all__ = [
     "add_model_arguments",
@@ -46,7 +47,7 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     p.add_argument(
         "--method",
-        choices=("auto", "fast", "schur"),
+        choices=tuple(UNITARY_SOLVERS),
         default="auto",
         help="unitary eigensolver: auto (fast, checked, Schur fallback; default), fast, schur",
     )

@@ -73,7 +73,11 @@ def run(args: argparse.Namespace) -> int:
             max_L=max(cfg.L),
             cpus_per_task=args.cpus_per_task,
             time=args.time,
-            shard_seconds=shard_seconds(cfg, args.array) if args.array >= 1 else None,
+            shard_seconds=(
+                shard_seconds(cfg, args.array, args.cpus_per_task)
+                if args.array >= 1 and args.cpus_per_task >= 1
+                else None
+            ),
             partition=args.partition,
             account=args.account,
             max_running=args.max_running,

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..models.floquet import DEFAULT_SEED, check_alpha, check_L
-from ..spectrum import UNITARY_METHODS
+from ..spectrum import UNITARY_SOLVERS
 
 __all__ = [
     "CONFIG_KEYS",
@@ -98,9 +98,9 @@ class RunConfig:
             raise InputError(
                 f"layer_order={self.layer_order!r} is not allowed: use 'odd_first' or 'even_first'"
             )
-        if self.method not in UNITARY_METHODS:
+        if self.method not in UNITARY_SOLVERS:
             raise InputError(
-                f"method={self.method!r} is not allowed: choose one of {', '.join(UNITARY_METHODS)}"
+                f"method={self.method!r} is not allowed: choose one of {', '.join(UNITARY_SOLVERS)}"
             )
         for key in ("save_arrays", "retry_failed"):
             if not isinstance(getattr(self, key), bool):

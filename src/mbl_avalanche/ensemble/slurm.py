@@ -74,17 +74,25 @@ def slurm_duration(seconds: float) -> str:
     return f"{days}-{hours:02d}:{mins:02d}:00" if days else f"{hours:02d}:{mins:02d}:00"
 
 
-def shard_seconds(cfg: RunConfig, array: int) -> float:
-    """Estimated one-worker compute seconds of the largest of ``array`` shards of ``cfg``.
+def shard_seconds(cfg: RunConfig, array: int, workers: int = 1) -> float:
+    """Estimated wall seconds of the slowest of ``array`` shards of ``cfg`` on ``workers``.
 
-    From the deterministic task list (:func:`~mbl_avalanche.ensemble.tasks.task_list`) and the
-    cost model (:func:`mbl_avalanche.resources.sample_seconds`, ``cfg.threads`` BLAS threads).
+    Each shard's tasks (:func:`~mbl_avalanche.ensemble.tasks.task_list`, costs from the cost
+    model :func:`mbl_avalanche.resources.sample_seconds` with ``cfg.threads`` BLAS threads) are
+    indivisible: they are placed longest first on the least loaded of ``workers`` workers, so a
+    shard never takes less than its longest task.
     """
-    per = [0.0] * array
     threads = cfg.threads or 1
+    costs: list[list[float]] = [[] for _ in range(array)]
     for t in task_list(cfg.L, cfg.alpha, cfg.samples, cfg.chunk):
-        per[t.index % array] += (t.stop - t.start) * sample_seconds(t.L, threads)
-    return max(per)
+        costs[t.index % array].append((t.stop - t.start) * sample_seconds(t.L, threads))
+    worst = 0.0
+    for shard in costs:
+        loads = [0.0] * max(1, workers)
+        for c in sorted(shard, reverse=True):
+            loads[loads.index(min(loads))] += c
+        worst = max(worst, max(loads))
+    return worst
 
 
 def slurm_script(
@@ -108,9 +116,9 @@ def slurm_script(
     ``--config FILE``); ``--workers`` is set to ``SLURM_CPUS_PER_TASK`` and the shard comes from
     the array environment.  The memory request is the estimated peak of ``cpus_per_task``
     samples at ``max_L`` (:func:`mbl_avalanche.resources.sample_memory_bytes`) plus 25 %.  The
-    time request is ``time`` if given, else twice the estimated compute time of the largest
-    shard (``shard_seconds``, one worker, from the cost model: :func:`shard_seconds`) on
-    ``cpus_per_task`` workers plus 10 minutes, else 24 hours.
+    time request is ``time`` if given, else twice ``shard_seconds`` (the estimated wall time of
+    the slowest shard on ``cpus_per_task`` workers, :func:`shard_seconds`) plus 10 minutes, else
+    24 hours.
     """
     if array < 1:
         raise InputError(f"--array={array} is not allowed: it must be an integer >= 1")
@@ -119,10 +127,10 @@ def slurm_script(
     mem_mib = int(1.25 * cpus_per_task * sample_memory_bytes(max_L) / 2**20) + 1
     estimate = []
     if time is None and shard_seconds is not None:
-        time = slurm_duration(2.0 * shard_seconds / cpus_per_task + 600.0)
+        time = slurm_duration(2.0 * shard_seconds + 600.0)
         estimate = [
-            f"# Time limit: 2 x the estimated {slurm_duration(shard_seconds / cpus_per_task)} of "
-            "the largest shard + 10 min (the cost model",
+            f"# Time limit: 2 x the estimated {slurm_duration(shard_seconds)} of the slowest "
+            "shard + 10 min (the cost model",
             "# of mbl_avalanche.resources, measured on a 2-core Xeon; give --time to override).",
         ]
     time = time or "24:00:00"

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from .. import record
-from ..errors import InputError
+from ..errors import InputError, NotARunDirectory
 from ..resources import cpu_count, sample_seconds
 from .config import IDENTITY_KEYS, RunConfig
 
@@ -364,8 +364,9 @@ def write_shard(
 def read_shard(path: str | Path, check_arrays: bool = True) -> tuple[dict, list[dict]]:
     """Header and records of a shard; raises :class:`CorruptShard` if it fails its check.
 
-    A shard of a newer record version than this package knows raises
-    :class:`~mbl_avalanche.errors.InputError` (it is not corrupt: never quarantined or redone).
+    An intact shard of a newer record version than this package knows, or whose records do not
+    follow the schema, raises :class:`~mbl_avalanche.errors.InputError`: it is not corrupt, so it
+    is never quarantined or redone.
     """
     path = Path(path)
     data = path.read_bytes()
@@ -392,7 +393,12 @@ def read_shard(path: str | Path, check_arrays: bool = True) -> tuple[dict, list[
     if len(records) != footer.get("records"):
         raise CorruptShard("record count mismatch")
     version = header.get("record_version")
-    if isinstance(version, int) and version > record.RECORD_VERSION:
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise InputError(
+            f"shard {path.name!r} is not allowed here: record_version={version!r} is not an "
+            "integer (not a shard of mbl-avalanche)"
+        )
+    if version is not None and version > record.RECORD_VERSION:
         raise InputError(
             f"shard {path.name!r} is not allowed here: it holds record version {version}, newer "
             f"than this package's {record.RECORD_VERSION} (upgrade mbl-avalanche to read it)"
@@ -402,7 +408,8 @@ def read_shard(path: str | Path, check_arrays: bool = True) -> tuple[dict, list[
         for r in records:
             record.validate(r, require="key", where=path.name)
     except record.SchemaError as exc:
-        raise CorruptShard(f"records do not follow the schema: {exc}") from None
+        # intact (its checksum holds) but not of this schema: never quarantined or redone
+        raise InputError(f"shard {path.name!r} is not allowed here: {exc}") from None
     if check_arrays and header.get("arrays"):
         h5 = path.with_name(header["arrays"])
         if not h5.exists():
@@ -537,7 +544,12 @@ def load_run(outdir: str | Path, failed: bool = True) -> pd.DataFrame:
     """
     out = Path(outdir)
     if not out.is_dir():
-        raise InputError(f"OUTDIR={str(out)!r} is not allowed: no such run directory")
+        raise NotARunDirectory(f"OUTDIR={str(out)!r} is not allowed: no such run directory")
+    if not (config_path(out).exists() or (out / SHARD_DIR).is_dir()):
+        raise NotARunDirectory(
+            f"OUTDIR={str(out)!r} is not allowed: it is not a run directory (no config.json, "
+            "no shards/)"
+        )
     sc = scan(out)
     for name, why in sc.corrupt:
         warnings.warn(f"skipping corrupt shard {name}: {why} (run again to redo it)", stacklevel=2)

@@ -101,9 +101,11 @@ class TaskOutput:
 def auto_chunk(L: int, samples: int) -> int:
     """Samples per task when ``chunk = 0``.
 
-    At most about ten seconds of one core per task (a task is the unit that is saved at once, so
-    this bounds what a kill can lose), and at least 32 tasks per ``(L, alpha)`` when there are
-    enough samples, so that many workers share small runs evenly.
+    About a second of one core per task at L = 8..10 by the cost model
+    (:func:`mbl_avalanche.resources.sample_seconds`; a task is the unit that is saved at once,
+    so this bounds what a kill can lose), and at least 32 tasks per ``(L, alpha)`` when there
+    are enough samples, so that many workers share small runs evenly.  Done-ness is tracked per
+    sample, so another chunk never recomputes anything.
     """
     table = {2: 400, 3: 400, 4: 400, 5: 400, 6: 200, 7: 100, 8: 40, 9: 8, 10: 2}
     return max(1, min(table.get(L, 1), -(-samples // 32)))

@@ -708,7 +708,7 @@ def fig_gap_ratio(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: in
         for a in sorted(set(finite(numeric(sub, "alpha"))), reverse=(regime == "MBL"))[:1]:
             groups = stats.group_values(sub[np.isclose(sub["alpha"], a)], "gap_ratio")
             colors = style.regime_colors(regime, len(groups))
-            handles = []
+            handles, ns = [], []
             for (L, v), col in zip(groups.items(), colors, strict=True):
                 r = v - 1.0
                 n_zero += int((r <= 0).sum())
@@ -717,17 +717,13 @@ def fig_gap_ratio(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: in
                     continue
                 dens = _log_density(r, edges)
                 peak = max(peak, float(dens.max()))
-                handles.append(
-                    ax.stairs(
-                        dens,
-                        10**edges,
-                        color=col,
-                        lw=1.1,
-                        label=f"L = {L} (n = {r.size}, median {np.median(r):.3g})",
-                    )
-                )
+                ns.append(r.size)
+                # the median of the axis quantity, Gamma_2/Gamma - 1
+                label = f"L = {L}, median {np.median(r):.2g}"
+                handles.append(ax.stairs(dens, 10**edges, color=col, lw=1.1, label=label))
             if handles:
-                legends.append((f"{regime}, α = {_fmt_alpha(a)}", handles))
+                title = f"{regime}, α = {_fmt_alpha(a)} ({_counts_label(ns)} per L)"
+                legends.append((title, handles))
     ax.axvline(1.0, color=style.REFERENCE_COLOR, ls="--", lw=0.8)
     ax.text(
         1.15,
