@@ -9,8 +9,10 @@ conventions, section 3.  Given the eigenvectors ``V``, the slowest mode ``c`` an
 * ``Z_jump(m, n) = |<m|Z_L|n>|**2 / sum_j |<m|E_j|n>|**2``;
 * Z case (``Z_jump(mu, nu) >= 1/2``): ``A = mu, B = nu``.  XY case: ``{A, B}`` is whichever of
   ``{mu', nu}`` and ``{mu, nu'}`` has the smaller quasienergy splitting (modulo ``2 pi``); the
-  labels are chosen so that the top pair is ``{A, B'}`` (paper Fig. 3a).  Then
-  ``A' = partner(A)``, ``B' = partner(B)``.
+  labels are chosen so that the top pair is ``{A, B'}`` (paper Fig. 3a); a candidate whose two
+  states coincide (``mu' = nu``, seen in thermal samples) is no pair, and if both coincide
+  ``{A, B} = {mu, nu}``.  Then ``A' = partner(A)``, ``B' = partner(B)``; a pair of the set that
+  falls on one eigenstate has no demixing angle (NaN).
 
 Demixing (Ref. [16]; conventions, section 3): in ``span{|A>, |B>}`` the orthonormal pair
 ``|a>, |b>`` maximising ``sum_i (<a|Z_i|a>**2 + <b|Z_i|b>**2)``.  Writing ``|a>`` by its Bloch
