@@ -14,6 +14,7 @@ from mbl_avalanche.ensemble import load_run, run_ensemble
 from mbl_avalanche.ensemble.store import read_shard, shard_files, write_shard
 from mbl_avalanche.ensemble.tasks import FAIL_ENV
 from mbl_avalanche.errors import InputError
+from mbl_avalanche.models import HeisenbergModel, PlantedModel
 from mbl_avalanche.record import SchemaError
 
 
@@ -28,6 +29,8 @@ def produced() -> dict[str, set[str]]:
         "schur": set(analyze_sample(model, 0, method="schur").scalars()),
         "unitary": set(analyze(haar_unitary(32, rng), meta={"source": "U.npy"}).scalars()),
         "hamiltonian": set(analyze(h + h.T, "hamiltonian", meta={"source": "H.npy"}).scalars()),
+        "heisenberg": set(analyze_sample(HeisenbergModel(L=5, W=3.0), 0).scalars()),
+        "planted": set(analyze_sample(PlantedModel(L=5), 0).scalars()),
     }
 
 

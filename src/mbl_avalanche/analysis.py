@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -34,8 +34,17 @@ from .backend import Backend, get_backend
 from .errors import InputError
 from .models.custom import check_hermitian, check_unitary
 from .models.floquet import FloquetModel
+from .models.protocol import Model
 
-__all__ = ["Certificate", "Kind", "SampleResult", "analyze", "analyze_sample", "circuit_apply"]
+__all__ = [
+    "Certificate",
+    "Kind",
+    "SampleResult",
+    "analyze",
+    "analyze_sample",
+    "analyze_sectors",
+    "circuit_apply",
+]
 
 Kind = Literal["unitary", "hamiltonian"]
 #: What :func:`analyze` accepts: a matrix, or (for a unitary) a zero-argument source of one.
@@ -376,8 +385,89 @@ def analyze(
                 u, method=method, overwrite=overwrite, backend=be, apply=apply
             )
 
+    return _after_spectrum(
+        spec,
+        be,
+        clock,
+        L=L,
+        kind=kind,
+        rates=lambda: bath.rate_matrix(spec.V),
+        certify=lambda: spectrum.certify(
+            spec, mul, unitarity_error=unit_err, exact=exact_certificate, overwritten=overwrite
+        ),
+        keep_S=keep_S,
+        resonances=resonances,
+        demixing_measure=demixing_measure,
+        meta=meta,
+        timings=timings,
+        exact_certificate=exact_certificate,
+    )
+
+
+def analyze_sectors(
+    blocks: Sequence[np.ndarray],
+    sectors: Sequence[np.ndarray],
+    *,
+    keep_S: bool = False,
+    resonances: bool = True,
+    demixing_measure: str = "z",
+    check: bool = True,
+    meta: dict[str, Any] | None = None,
+    timings: dict[str, float] | None = None,
+) -> SampleResult:
+    """Analyse a Hamiltonian given by its blocks in the sectors of a conserved number of down
+    spins (the random-field XXZ chain: total ``S^z``), sector by sector.
+
+    The eigensolver (:func:`mbl_avalanche.spectrum.diagonalize_sectors`) costs about
+    ``sum_n binom(L, n)**3`` and the rate matrix (:func:`mbl_avalanche.bath.rate_matrix_sectors`)
+    is built from the block eigenvectors; the slowest mode, the top pair and the near-resonant
+    set are those of :func:`analyze`.  The certificate's orthonormality and eigen-residual are
+    exact max-norms over the blocks.  ``sectors`` must partition the basis and the Hamiltonian
+    must conserve it (``X_L``, ``Y_L`` connect neighbouring sectors, ``Z_L`` stays in one).
+    """
+    timings = dict(timings or {})
+    meta = dict(meta or {})
+    be = get_backend("cpu")
+    clock = _Stopwatch(timings, be)
+    with clock.stage("diagonalise"):
+        spec = spectrum.diagonalize_sectors(blocks, sectors, check=check)
+    n = spec.N
+    return _after_spectrum(
+        spec,
+        be,
+        clock,
+        L=n.bit_length() - 1,
+        kind="hamiltonian",
+        rates=lambda: bath.rate_matrix_sectors(spec.blocks or [], n),
+        certify=lambda: spectrum.certify_sectors(spec),
+        keep_S=keep_S,
+        resonances=resonances,
+        demixing_measure=demixing_measure,
+        meta=meta,
+        timings=timings,
+        exact_certificate=True,
+    )
+
+
+def _after_spectrum(
+    spec: spectrum.Spectrum,
+    be: Backend,
+    clock: _Stopwatch,
+    *,
+    L: int,
+    kind: str,
+    rates: Callable[[], Any],
+    certify: Callable[[], spectrum.SpectrumCertificate],
+    keep_S: bool,
+    resonances: bool,
+    demixing_measure: str,
+    meta: dict[str, Any],
+    timings: dict[str, float],
+    exact_certificate: bool,
+) -> SampleResult:
+    """The stages after the spectrum: rates, slowest mode, top pair, certificate, resonance."""
     with clock.stage("rates"):
-        s = bath.rate_matrix(spec.V)
+        s = rates()
     with clock.stage("slowest_mode"):
         modes = bath.slowest_modes(s)
 
@@ -385,9 +475,7 @@ def analyze(
         top = bath.top_pair(s, modes.c, modes.Gamma)
         spec.V = be.to_host(spec.V)
         cert = Certificate.compose(
-            spectrum.certify(
-                spec, mul, unitarity_error=unit_err, exact=exact_certificate, overwritten=overwrite
-            ),
+            certify(),
             bath.row_sum_error(s),
             modes,
         )
@@ -433,27 +521,50 @@ def analyze(
     )
 
 
-def analyze_sample(model: FloquetModel, sample: int, **kwargs: Any) -> SampleResult:
-    """Build ``U_F`` of ``model`` for ``sample`` and :func:`analyze` it.
+def analyze_sample(model: Model, sample: int, **kwargs: Any) -> SampleResult:
+    """Build sample ``sample`` of ``model`` (any :class:`~mbl_avalanche.models.Model`) and
+    analyse it.
 
-    The result's ``meta`` records the sample's identity (``alpha``, ``sample``, ``seed`` and the
-    convention knobs, :meth:`~mbl_avalanche.models.floquet.FloquetModel.record_fields`).  On the
-    CPU the fast solver applies ``U_F`` by the model's gate circuit
-    (:meth:`~mbl_avalanche.models.floquet.FloquetModel.circuit`) and never holds ``U_F`` while
-    ``eigh`` runs.
+    The result's ``meta`` holds the sample's record fields
+    (:meth:`~mbl_avalanche.models.Model.record_fields`: the model family, its parameters, the
+    sample index, seed, knobs and disorder realisation).  A unitary model is analysed by
+    :func:`analyze`; on the CPU a model with a gate circuit (the Floquet model,
+    :meth:`~mbl_avalanche.models.floquet.FloquetModel.circuit`) lets the fast solver apply
+    ``U_F`` gate by gate and never hold it while ``eigh`` runs.  A Hamiltonian model with
+    sectors (the XXZ chain) is analysed sector by sector (:func:`analyze_sectors`), any other
+    by :func:`analyze` with ``kind="hamiltonian"``.  A user model's operator is validated.
     """
+    builtin = type(model).__module__.startswith("mbl_avalanche.")
+    meta = model.record_fields(sample)
+    meta.update(kwargs.pop("meta", None) or {})
     t0 = time.perf_counter()
-    box = [model.unitary(sample)]
+    if model.kind == "hamiltonian":
+        sectors = model.sectors()
+        if sectors is not None:
+            blocks = model.sector_blocks(sample)
+            timings = {"build": time.perf_counter() - t0}
+            kwargs.pop("method", None)
+            kwargs.pop("backend", None)
+            return analyze_sectors(
+                blocks, sectors, check=not builtin, meta=meta, timings=timings, **kwargs
+            )
+        h = model.operator(sample)
+        timings = {"build": time.perf_counter() - t0}
+        kwargs.pop("method", None)
+        return analyze(h, "hamiltonian", check=not builtin, meta=meta, timings=timings, **kwargs)
+    box = [model.operator(sample)]
     t_build = time.perf_counter() - t0
 
     def build() -> np.ndarray:  # the first call hands over the built U, later calls rebuild
-        return box.pop() if box else model.unitary(sample)
+        return box.pop() if box else model.operator(sample)
 
-    meta = model.record_fields(sample)
-    meta.update(kwargs.pop("meta", None) or {})
     if kwargs.get("backend", "cpu") == "cpu":
-        kwargs.setdefault("apply", model.circuit(sample))
-    return analyze(build, "unitary", check=False, meta=meta, timings={"build": t_build}, **kwargs)
+        circuit = model.circuit(sample)
+        if circuit is not None:
+            kwargs.setdefault("apply", circuit)
+    return analyze(
+        build, "unitary", check=not builtin, meta=meta, timings={"build": t_build}, **kwargs
+    )
 
 
 def circuit_apply(model: FloquetModel, sample: int) -> Callable[[np.ndarray], np.ndarray]:

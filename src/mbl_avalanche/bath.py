@@ -28,7 +28,7 @@ least 0.1 of ``max|c|`` is positive.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,7 @@ __all__ = [
     "laplacian_form",
     "rate_matrix",
     "rate_matrix_dense",
+    "rate_matrix_sectors",
     "rayleigh_gap",
     "resolution_of",
     "row_sum_error",
@@ -168,6 +169,42 @@ def _rate_matrix_blas(v: np.ndarray) -> np.ndarray:
     idx = np.arange(s.shape[0])
     s[idx, idx] -= zdiag
     s /= 3.0
+    return s
+
+
+def rate_matrix_sectors(blocks: Sequence[Any], n: int) -> np.ndarray:
+    """Eq. (3) from the block eigenvectors of a Hamiltonian that conserves the number of down
+    spins (:func:`mbl_avalanche.spectrum.diagonalize_sectors`), block by block.
+
+    The bath site ``L`` is the least significant bit: basis state ``2i`` (``s_L = 0``) of
+    sector ``p`` (``p`` down spins) and ``2i + 1`` of sector ``p + 1`` are the rows of
+    ``V0``, ``V1`` (conventions, section 4), so ``A = V0^dagger V1`` is nonzero only from sector
+    ``p`` to ``p + 1`` and ``B = V0^dagger V0`` only inside a sector: ``Z_L`` acts within a
+    sector (``S = |2 B - 1|**2 / 3`` there), ``X_L``, ``Y_L`` between neighbouring ones
+    (``S = 2 |A|**2 / 3``).  Cost ``O(sum_p b_p**2 (b_p + b_{p+1}))``; the ``N x N`` result is
+    in the global eigenstate order of the blocks' ``states``.
+    """
+    s = np.zeros((n, n))
+    by_sector = {}
+    for blk in blocks:
+        basis = np.asarray(blk.basis)
+        if basis.size:
+            by_sector[bin(int(basis[0])).count("1")] = blk
+    for p, blk in by_sector.items():
+        even = (blk.basis & 1) == 0
+        v0 = blk.vectors[even]  # rows with s_L = 0
+        b = v0.conj().T @ v0
+        b *= 2.0
+        b[np.diag_indices_from(b)] -= 1.0
+        s[np.ix_(blk.states, blk.states)] = np.abs(b) ** 2 / 3.0
+        nxt = by_sector.get(p + 1)
+        if nxt is None or not np.any(even):
+            continue
+        rows = np.searchsorted(nxt.basis, blk.basis[even] + 1)  # partners with s_L = 1
+        a = v0.conj().T @ nxt.vectors[rows]
+        x = 2.0 * np.abs(a) ** 2 / 3.0
+        s[np.ix_(blk.states, nxt.states)] = x
+        s[np.ix_(nxt.states, blk.states)] = x.T
     return s
 
 

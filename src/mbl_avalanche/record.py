@@ -38,6 +38,8 @@ __all__ = [
     "COLUMNS",
     "DERIVED",
     "KEY_COLUMNS",
+    "MODEL_KNOBS",
+    "MODEL_PARAMETERS",
     "PAIRS",
     "RECORD_VERSION",
     "STAGES",
@@ -47,7 +49,10 @@ __all__ = [
     "column",
     "column_names",
     "columns_markdown",
+    "declare_model",
     "is_volatile",
+    "parameters_of",
+    "record_key",
     "required_columns",
     "table_dtypes",
     "upgrade",
@@ -56,7 +61,7 @@ __all__ = [
 
 #: Version of the set of columns below; bump it (and teach :func:`upgrade`) when a column is
 #: added, removed, renamed or changes meaning.
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 Dtype = Literal["int", "float", "bool", "str"]
 Presence = Literal["always", "ok", "optional"]
@@ -138,15 +143,16 @@ _COLUMNS: list[Column] = [
         "disorder parameter of the Floquet circuit (bond gates "
         "exp(-i H/alpha)); alpha = 30 is MBL near the avalanche instability, alpha = 1 thermal",
         "",
-        "always",
+        "optional",
     ),
     _c("sample", "int", "model", "disorder sample index k", "k >= 0", "always"),
     _c(
         "seed",
         "int",
         "model",
-        "root seed; sample k is drawn from SeedSequence(seed, "
-        "spawn_key=(L, float64 bits of alpha, k))",
+        "root seed; sample k is a pure function of (seed, model, L, parameters, k) through "
+        "numpy's SeedSequence (conventions, section 1; Floquet: spawn_key=(L, float64 bits of "
+        "alpha, k))",
         "",
         "always",
     ),
@@ -154,17 +160,74 @@ _COLUMNS: list[Column] = [
         "gue_scale",
         "float",
         "model",
-        "scale of the bond GUE matrices (density exp(-tr H^2 / gue_scale^2))",
+        "Floquet: scale of the bond GUE matrices (density exp(-tr H^2 / gue_scale^2))",
         "",
-        "always",
+        "optional",
     ),
     _c(
         "layer_order",
         "str",
         "model",
-        "bond layer applied first after D: 'odd_first' (U_F = W_even W_odd D) or 'even_first'",
+        "Floquet: bond layer applied first after D: 'odd_first' (U_F = W_even W_odd D) or "
+        "'even_first'",
+        "",
+        "optional",
+    ),
+    _c(
+        "model",
+        "str",
+        "model",
+        "model family: 'floquet' (the random circuit), 'heisenberg' (random-field XXZ chain), "
+        "'planted' (the minimal model), or 'module:Class' of a user model",
         "",
         "always",
+    ),
+    _c(
+        "W",
+        "float",
+        "model",
+        "XXZ: disorder strength, fields h_i uniform in [-W, W]",
+        "units of the exchange J = 1, S = sigma/2",
+        "optional",
+    ),
+    _c("Delta", "float", "model", "XXZ: anisotropy (1: Heisenberg)", "", "optional"),
+    _c(
+        "epsilon",
+        "float",
+        "model",
+        "planted model: mixing angle of the planted pair",
+        "radians",
+        "optional",
+    ),
+    _c(
+        "eta", "float", "model", "planted model: strength of the in-sector dressing", "", "optional"
+    ),
+    _c(
+        "splitting",
+        "float",
+        "model",
+        "planted model: quasienergy splitting of the planted pair",
+        "radians",
+        "optional",
+    ),
+    _c(
+        "flip_distance",
+        "int",
+        "model",
+        "planted model: distance from the bath site of the planted pair's flip closest to it "
+        "(the pair differs at sites 1 and L - flip_distance; 0: the Z case)",
+        "sites",
+        "optional",
+    ),
+    _c(
+        "disorder",
+        "str",
+        "model",
+        "the sample's disorder realisation as a JSON object, from which it can be rebuilt outside "
+        "the package (Floquet: one-site phases phi[i][s] and the sha256 of the bond gates; XXZ: "
+        "the fields h_i)",
+        "JSON",
+        "optional",
     ),
     _c(
         "method",
@@ -742,8 +805,57 @@ def _type_ok(value: Any, dtype: Dtype) -> bool:
     return isinstance(value, str)
 
 
-#: The columns that identify a record in a run directory (the store deduplicates by them).
-KEY_COLUMNS = ("L", "alpha", "sample", "status")
+#: Parameter columns of each model family (its grid axes) and its other identity columns (the
+#: convention knobs); a record of a run holds all of them.  User models add theirs with
+#: :func:`declare_model`.
+MODEL_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "floquet": ("alpha",),
+    "heisenberg": ("W", "Delta"),
+    "planted": ("epsilon", "eta", "splitting", "flip_distance"),
+}
+MODEL_KNOBS: dict[str, tuple[str, ...]] = {"floquet": ("gue_scale", "layer_order")}
+
+#: The columns every stored record holds, whatever its model (a record without ``model`` is of
+#: the Floquet model: version 1 knew no other).
+KEY_COLUMNS = ("L", "sample", "status")
+
+
+def declare_model(family: str, parameters: Iterable[Column]) -> None:
+    """Declare the parameter columns of a user model family (idempotent).
+
+    A parameter that is already a column must have the same dtype; a new one is added to
+    :data:`COLUMNS` (stage ``model``, presence ``optional``).  Raises :class:`SchemaError` for a
+    clash.
+    """
+    params = list(parameters)
+    for col in params:
+        old = COLUMNS.get(col.name) or DERIVED.get(col.name)
+        if old is not None and (old.dtype != col.dtype or old.stage != "model"):
+            raise SchemaError(
+                f"parameter {col.name!r} of model {family!r} clashes with the record column "
+                f"{col.name!r} ({old.dtype}, stage {old.stage}): rename the parameter"
+            )
+        if old is None:
+            COLUMNS[col.name] = Column(
+                col.name, col.dtype, "model", col.meaning, col.unit, "optional"
+            )
+    names = tuple(c.name for c in params)
+    known = MODEL_PARAMETERS.get(family)
+    if known is not None and known != names:
+        raise SchemaError(f"model {family!r} is already declared with parameters {known}")
+    MODEL_PARAMETERS[family] = names
+
+
+def parameters_of(rec: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """``((name, value), ...)`` of the grid parameters of a record's model, in declared order."""
+    names = MODEL_PARAMETERS.get(str(rec.get("model", "floquet")), ())
+    return tuple((n, rec.get(n)) for n in names)
+
+
+def record_key(rec: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What identifies a sample in a run: ``(model, L, parameters, sample)``."""
+    return (str(rec.get("model", "floquet")), int(rec["L"]), parameters_of(rec), int(rec["sample"]))
+
 
 Require = Literal["run", "sample", "key"]
 
@@ -759,6 +871,8 @@ def required_columns(rec: Mapping[str, Any], require: Require = "run") -> list[s
     """
     if require == "key":
         return list(KEY_COLUMNS)
+    family = str(rec.get("model", ""))
+    model_cols = [*MODEL_PARAMETERS.get(family, ()), *MODEL_KNOBS.get(family, ())]
     if require == "sample":
         return ["L", "kind", *(c.name for c in _COLUMNS if c.presence == "ok")]
     ok = rec.get("status", "ok") == "ok"
@@ -766,7 +880,7 @@ def required_columns(rec: Mapping[str, Any], require: Require = "run") -> list[s
         c.name
         for c in _COLUMNS
         if c.name != "shard" and (c.presence == "always" or (ok and c.presence == "ok"))
-    ]
+    ] + model_cols
 
 
 def validate(rec: Mapping[str, Any], *, require: Require = "run", where: str = "record") -> None:
@@ -803,6 +917,8 @@ def upgrade(rec: dict[str, Any], version: int | None) -> dict[str, Any]:
         )
     if v < 1:
         raise SchemaError(f"record version {v} is not known")
+    if v < 2:  # version 1 knew only the Floquet circuit
+        rec.setdefault("model", "floquet")
     return rec
 
 

@@ -18,6 +18,7 @@ import os
 from .errors import InputError
 
 __all__ = [
+    "MODEL_SAMPLE_SECONDS",
     "PEAK_MATRICES",
     "SAMPLE_SECONDS",
     "THREAD_SPEEDUP",
@@ -63,15 +64,22 @@ SAMPLE_SECONDS: dict[int, float] = {
 THREAD_SPEEDUP: dict[int, float] = {9: 0.63, 10: 0.82, 11: 1.37, 12: 1.66}
 
 
-def sample_seconds(L: int, threads: int = 1) -> float:
+#: Per-model tables of :func:`sample_seconds` (a model not listed: the Floquet table, whose dense
+#: eigensolver is the most a sample can cost).
+MODEL_SAMPLE_SECONDS: dict[str, dict[int, float]] = {"floquet": SAMPLE_SECONDS}
+
+
+def sample_seconds(L: int, threads: int = 1, model: str = "floquet") -> float:
     """Estimated wall seconds of one sample at chain length ``L`` on ``threads`` BLAS threads.
 
-    :data:`SAMPLE_SECONDS` within the table, ``8**dL`` times its last entry beyond; more than
-    one thread is credited with the measured :data:`THREAD_SPEEDUP` of two (threads beyond two
-    are not credited: unmeasured here).
+    The model's table (:data:`MODEL_SAMPLE_SECONDS`; :data:`SAMPLE_SECONDS` for the Floquet
+    model) within its range, ``8**dL`` times its last entry beyond; more than one thread is
+    credited with the measured :data:`THREAD_SPEEDUP` of two (threads beyond two are not
+    credited: unmeasured here).
     """
-    top, low = max(SAMPLE_SECONDS), min(SAMPLE_SECONDS)
-    seconds = SAMPLE_SECONDS[min(max(L, low), top)] * 8.0 ** max(L - top, 0)
+    table = MODEL_SAMPLE_SECONDS.get(model, SAMPLE_SECONDS)
+    top, low = max(table), min(table)
+    seconds = table[min(max(L, low), top)] * 8.0 ** max(L - top, 0)
     if threads > 1 and L >= min(THREAD_SPEEDUP):
         seconds /= THREAD_SPEEDUP[min(L, max(THREAD_SPEEDUP))]
     return float(seconds)

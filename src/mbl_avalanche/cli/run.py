@@ -1,4 +1,4 @@
-"""``mbl-avalanche run``: compute an ensemble over an ``(L, alpha)`` grid into a run directory."""
+"""``mbl-avalanche run``: compute an ensemble of a model over a grid into a run directory."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from typing import Any
 from ..ensemble.config import make_config
 from ..ensemble.runner import WorkerDied, run_ensemble
 from ..ensemble.slurm import parse_shard, shard_from_env
+from ..errors import InputError
 
 __all__ = [
     "add_grid_arguments",
     "config_overrides",
+    "params_from_args",
+    "parse_param",
     "register",
     "run",
 ]
@@ -23,9 +26,21 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments that define a run's configuration (each overrides ``--config``)."""
     p.add_argument("outdir", metavar="OUTDIR", help="run directory (created; reruns continue)")
     p.add_argument("--config", metavar="run.toml", help="TOML file of run keys; flags override")
+    p.add_argument(
+        "--model",
+        help="model: floquet (default), heisenberg, planted, or a user model module:Class",
+    )
     p.add_argument("--L", type=int, nargs="+", help="chain lengths, e.g. --L 6 7 8")
-    p.add_argument("--alpha", type=float, nargs="+", help="disorder parameters, e.g. 30 1")
-    p.add_argument("--samples", type=int, help="samples 0..N-1 per (L, alpha)")
+    p.add_argument("--alpha", type=float, nargs="+", help="Floquet disorder parameters, e.g. 30 1")
+    p.add_argument("--W", type=float, nargs="+", help="Heisenberg disorder strengths, e.g. 5 10")
+    p.add_argument("--Delta", type=float, nargs="+", help="Heisenberg anisotropies (default 1)")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=V1,V2",
+        help="values of any model parameter (repeatable), e.g. --param epsilon=1e-3,1e-2",
+    )
+    p.add_argument("--samples", type=int, help="samples 0..N-1 per grid point (L, parameters)")
     p.add_argument("--seed", type=int, help="root seed (default 20230623)")
     p.add_argument("--gue-scale", type=float, help="scale of the bond GUE matrices (default 1)")
     p.add_argument("--layer-order", choices=("odd_first", "even_first"), help="layer order")
@@ -53,9 +68,41 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def parse_param(text: str) -> tuple[str, list[float]]:
+    """``"NAME=V1,V2"`` -> ``("NAME", [V1, V2])`` (numbers), or a one-line :class:`InputError`."""
+    name, sep, values = str(text).partition("=")
+    name = name.strip()
+    items = [v.strip() for v in values.split(",") if v.strip()]
+    if not sep or not name.isidentifier() or not items:
+        raise InputError(f"--param {text!r} is not allowed: give NAME=V1[,V2...], e.g. W=5,10")
+    out = []
+    for v in items:
+        try:
+            out.append(float(v))
+        except ValueError:
+            raise InputError(f"--param {text!r} is not allowed: {v!r} is not a number") from None
+    return name, out
+
+
+def params_from_args(args: argparse.Namespace) -> dict[str, list[float]]:
+    """Model parameters given by ``--W``, ``--Delta`` and ``--param NAME=...`` (once each)."""
+    out: dict[str, list[float]] = {}
+    for name in ("W", "Delta"):
+        if getattr(args, name, None):
+            out[name] = list(getattr(args, name))
+    for item in getattr(args, "param", None) or []:
+        name, values = parse_param(item)
+        if name in out or (name == "alpha" and getattr(args, "alpha", None)):
+            raise InputError(f"parameter {name!r} is given twice: give it once")
+        out[name] = values
+    return out
+
+
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Configuration keys given on the command line (None: not given)."""
     return dict(
+        model=args.model,
+        params=params_from_args(args) or None,
         L=args.L,
         alpha=args.alpha,
         samples=args.samples,

@@ -12,7 +12,8 @@ import numpy as np
 from ..analysis import Kind, SampleResult, analyze, analyze_sample
 from ..errors import InputError
 from ..models.custom import load_matrix
-from ..models.floquet import DEFAULT_SEED, FloquetModel, check_alpha, check_L
+from ..models.protocol import DEFAULT_SEED, Model, check_L
+from ..models.registry import make_model
 from ..resources import check_memory
 from ..spectrum import UNITARY_SOLVERS
 
@@ -21,6 +22,7 @@ __all__ = [
     "add_source_arguments",
     "format_summary",
     "jsonable",
+    "model_from_args",
     "register",
     "run",
     "sample_from_args",
@@ -28,9 +30,23 @@ __all__ = [
 
 
 def add_model_arguments(p: argparse.ArgumentParser, L_help: str = "chain length (>= 2)") -> None:
-    """Arguments that choose one sample of the model: ``L, alpha, sample, seed`` and the knobs."""
+    """Arguments that choose one sample of a model: the model, ``L``, its parameters, ``sample``,
+    ``seed`` and the Floquet knobs."""
+    p.add_argument(
+        "--model",
+        default="floquet",
+        help="model: floquet (default), heisenberg, planted, or a user model module:Class",
+    )
     p.add_argument("--L", type=int, default=None, help=L_help)
-    p.add_argument("--alpha", type=float, default=None, help="disorder parameter (> 0)")
+    p.add_argument("--alpha", type=float, default=None, help="Floquet disorder parameter (> 0)")
+    p.add_argument("--W", type=float, default=None, help="Heisenberg disorder strength (>= 0)")
+    p.add_argument("--Delta", type=float, default=None, help="Heisenberg anisotropy (default 1)")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a parameter of the model (repeatable), e.g. --param epsilon=1e-3",
+    )
     p.add_argument("--sample", type=int, default=0, help="sample index (>= 0), default 0")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="root seed")
     p.add_argument("--gue-scale", type=float, default=1.0, help="scale of the bond GUE matrices")
@@ -78,19 +94,33 @@ def sample_from_args(args: argparse.Namespace, **kwargs: Any) -> SampleResult:
         if m.ndim == 2 and m.shape[0] == m.shape[1] and m.shape[0] >= 4:
             check_memory(int(m.shape[0]).bit_length() - 1)
         return analyze(m, kind, meta={"source": str(path)}, **kwargs)
-    if args.L is None or args.alpha is None:
+    model = model_from_args(args)
+    check_memory(model.L)
+    return analyze_sample(model, args.sample, **kwargs)
+
+
+def model_from_args(args: argparse.Namespace) -> Model:
+    """The model of one sample that ``--model``, ``--L`` and the parameter options ask for."""
+    from .run import parse_param
+
+    name = getattr(args, "model", "floquet") or "floquet"
+    if args.L is None:
+        raise InputError("--L is required (or give --unitary / --hamiltonian)")
+    if name == "floquet" and args.alpha is None:
         raise InputError("--L and --alpha are required (or give --unitary / --hamiltonian)")
     L = check_L(args.L)
-    check_alpha(args.alpha)
-    check_memory(L)
-    model = FloquetModel(
-        L=L,
-        alpha=args.alpha,
-        seed=args.seed,
-        gue_scale=args.gue_scale,
-        layer_order=args.layer_order,
-    )
-    return analyze_sample(model, args.sample, **kwargs)
+    params: dict[str, Any] = {}
+    for key in ("alpha", "W", "Delta"):
+        if getattr(args, key, None) is not None:
+            params[key] = getattr(args, key)
+    for item in getattr(args, "param", None) or []:
+        key, values = parse_param(item)
+        if len(values) != 1 or key in params:
+            raise InputError(f"--param {item!r} is not allowed: give one value per parameter")
+        params[key] = values[0]
+    if name == "floquet":
+        params.update(gue_scale=args.gue_scale, layer_order=args.layer_order)
+    return make_model(name, L, args.seed, params)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -123,11 +153,16 @@ def jsonable(x: Any) -> Any:
 def format_summary(r: SampleResult) -> str:
     """A readable multi-line summary of one sample."""
     m = r.meta
-    head = (
-        f"L={r.L} alpha={m['alpha']:g} sample={m['sample']} seed={m['seed']}"
-        if "alpha" in m
-        else f"L={r.L} {r.kind} from {m.get('source', 'array')}"
-    )
+    model = m.get("model")
+    if model == "floquet" or (model is None and "alpha" in m):
+        head = f"L={r.L} alpha={m['alpha']:g} sample={m['sample']} seed={m['seed']}"
+    elif model is not None:
+        from .. import record
+
+        params = " ".join(f"{k}={m[k]:g}" for k in record.MODEL_PARAMETERS.get(model, ()))
+        head = f"L={r.L} {model} {params} sample={m['sample']} seed={m['seed']}"
+    else:
+        head = f"L={r.L} {r.kind} from {m.get('source', 'array')}"
     c = r.certificate
     lines = [
         head,

@@ -42,9 +42,18 @@ def _run_args(args: argparse.Namespace) -> list[str]:
     out: list[str] = []
     if args.config:
         out += ["--config", args.config]
-    for flag, value in (("--L", args.L), ("--alpha", args.alpha)):
+    if args.model:
+        out += ["--model", args.model]
+    for flag, value in (
+        ("--L", args.L),
+        ("--alpha", args.alpha),
+        ("--W", args.W),
+        ("--Delta", args.Delta),
+    ):
         if value:
             out += [flag, *[repr(v) if isinstance(v, float) else str(v) for v in value]]
+    for item in args.param or []:
+        out += ["--param", item]
     for flag, value in (
         ("--samples", args.samples),
         ("--seed", args.seed),

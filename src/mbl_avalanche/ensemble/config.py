@@ -1,14 +1,18 @@
-"""Run configuration of an ensemble: which ``(L, alpha)`` grid, how many samples, how to compute.
+"""Run configuration of an ensemble: which model and grid, how many samples, how to compute.
 
 A run is described by a :class:`RunConfig`.  It can be built from keyword arguments, from a TOML
 file (:func:`load_config`) or both (:func:`make_config`: values given explicitly override the
 file).  Every value is validated here; anything not allowed raises
 :class:`~mbl_avalanche.errors.InputError` with a one-line message naming the value.
 
-TOML keys (all optional except ``L``, ``alpha`` and ``samples`` unless given as flags)::
+TOML keys (all optional except ``L``, ``samples`` and the model's parameters unless given as
+flags)::
 
+    model = "floquet"      # "floquet" (default), "heisenberg", "planted" or "module:Class"
     L = [6, 7, 8]          # chain lengths (integers >= 2)
-    alpha = [30.0, 1.0]    # disorder parameters (numbers > 0)
+    alpha = [30.0, 1.0]    # the Floquet model's disorder parameter (numbers > 0)
+    params = { W = [5.0, 10.0], Delta = [1.0] }   # any model's parameters (the grid is their
+                           # product; a parameter with a default may be left out)
     samples = 500          # samples 0 .. samples-1 per (L, alpha) (integer >= 0)
     seed = 20230623        # root seed (integer >= 0)
     gue_scale = 1.0        # scale of the bond GUE matrices (> 0)
@@ -22,7 +26,8 @@ TOML keys (all optional except ``L``, ``alpha`` and ``samples`` unless given as 
     dask_scheduler = ""    # "tcp://HOST:PORT" of a Dask scheduler ("" : compute locally)
     log_every = 30.0       # seconds between plain progress lines when not on a terminal
 
-The *physics identity* of a run (``seed``, ``gue_scale``, ``layer_order``, ``method``) decides
+The *physics identity* of a run (``model``, ``seed``, ``gue_scale``, ``layer_order``,
+``method``) decides
 every sample's record; the other keys only decide how and where the records are computed.
 Records do not depend on ``workers``, ``chunk``, the executor or the shard, but BLAS threads
 change floating-point summation order, so ``threads`` (default 1) is recorded per sample as
@@ -31,6 +36,7 @@ change floating-point summation order, so ``threads`` (default 1) is recorded pe
 
 from __future__ import annotations
 
+import itertools
 import math
 import tomllib
 from dataclasses import asdict, dataclass, fields
@@ -40,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..models.floquet import DEFAULT_SEED, check_alpha, check_L
+from ..models.protocol import DEFAULT_SEED, check_L
 from ..spectrum import UNITARY_SOLVERS
 
 __all__ = [
@@ -56,16 +62,25 @@ __all__ = [
 DEFAULT_METHOD = "auto"
 
 #: Keys whose values decide the records of a run (must agree when a run directory is reused).
-IDENTITY_KEYS = ("seed", "gue_scale", "layer_order", "method")
+IDENTITY_KEYS = ("model", "seed", "gue_scale", "layer_order", "method")
+
+#: A grid point: ``((name, value), ...)`` of a model's parameters, in declared order.
+Point = tuple[tuple[str, Any], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
-    """A validated ensemble configuration (see the module docstring for every key)."""
+    """A validated ensemble configuration (see the module docstring for every key).
+
+    ``params`` is normalised to ``((name, (values...)), ...)`` in the model's declared order,
+    defaults filled in; for the Floquet model ``alpha`` mirrors ``params``' alpha values.
+    """
 
     L: tuple[int, ...]
-    alpha: tuple[float, ...]
     samples: int
+    model: str = "floquet"
+    alpha: tuple[float, ...] = ()
+    params: Any = ()
     seed: int = DEFAULT_SEED
     gue_scale: float = 1.0
     layer_order: str = "odd_first"
@@ -80,7 +95,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "L", _check_list("L", self.L, check_L))
-        object.__setattr__(self, "alpha", _check_list("alpha", self.alpha, check_alpha))
+        self._normalise_grid()
         object.__setattr__(self, "samples", _check_int("samples", self.samples, 0))
         object.__setattr__(self, "seed", _check_int("seed", self.seed, 0))
         object.__setattr__(self, "chunk", _check_int("chunk", self.chunk, 0))
@@ -111,6 +126,58 @@ class RunConfig:
                 "address string such as 'tcp://host:8786'"
             )
 
+    def _normalise_grid(self) -> None:
+        from ..models.registry import resolve
+
+        if not isinstance(self.model, str) or not self.model:
+            raise InputError(f"model={self.model!r} is not allowed: give a model name")
+        cls = resolve(self.model)
+        given = dict(self.params.items() if isinstance(self.params, dict) else self.params or ())
+        names = [p.name for p in cls.parameters]
+        alpha = tuple(self.alpha) if not isinstance(self.alpha, int | float) else (self.alpha,)
+        if cls.family == "floquet":
+            if alpha and "alpha" in given and list(alpha) != list(_as_list(given["alpha"])):
+                raise InputError("alpha is given twice (alpha and params.alpha): give it once")
+            if alpha:
+                given["alpha"] = alpha
+        elif alpha:
+            raise InputError(
+                f"alpha is not allowed for model {cls.family!r}: its parameters are "
+                f"{', '.join(names) or 'none'}"
+            )
+        unknown = [k for k in given if k not in names]
+        if unknown:
+            raise InputError(
+                f"parameter {unknown[0]!r} is not allowed for model {cls.family!r}: its "
+                f"parameters are {', '.join(names) or 'none'}"
+            )
+        grid = []
+        for p in cls.parameters:
+            if p.name in given:
+                values = _check_list(p.name, given[p.name], p.check)
+            elif p.default is not None:
+                values = (p.check(p.default),)
+            else:
+                flag = "--alpha" if p.name == "alpha" else f"--{p.name}"
+                raise InputError(
+                    f"{p.name} not given: set {flag} (or --param {p.name}=...) or put it in "
+                    f"the config file ({p.name}: {p.meaning})"
+                )
+            grid.append((p.name, values))
+        object.__setattr__(self, "model", cls.family)
+        object.__setattr__(self, "params", tuple(grid))
+        object.__setattr__(
+            self, "alpha", dict(grid).get("alpha", ()) if cls.family == "floquet" else ()
+        )
+
+    def points(self) -> list[Point]:
+        """Every grid point: the product of the parameters' values (first one outermost)."""
+        names = [n for n, _ in self.params]
+        return [
+            tuple(zip(names, combo, strict=True))
+            for combo in itertools.product(*(v for _, v in self.params))
+        ]
+
     def identity(self) -> dict[str, Any]:
         """The keys that decide every record (:data:`IDENTITY_KEYS`)."""
         return {k: getattr(self, k) for k in IDENTITY_KEYS}
@@ -120,7 +187,14 @@ class RunConfig:
         d = asdict(self)
         d["L"] = list(self.L)
         d["alpha"] = list(self.alpha)
+        d["params"] = {n: list(v) for n, v in self.params}
         return d
+
+
+def _as_list(value: object) -> list[Any]:
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        return [value]
+    return list(value)
 
 
 #: Every key a config file may hold.
@@ -190,7 +264,8 @@ def make_config(config_file: str | Path | None = None, **overrides: Any) -> RunC
     """Build a :class:`RunConfig` from an optional TOML file and explicit values.
 
     Values in ``overrides`` that are ``None`` are ignored (not given); the others replace the
-    file's.  ``L``, ``alpha`` and ``samples`` must come from one of the two.
+    file's.  ``L``, ``samples`` and the model's parameters (``alpha`` for the Floquet model)
+    must come from one of the two; ``params`` from both are merged (the explicit ones win).
     """
     data: dict[str, Any] = read_toml(config_file) if config_file is not None else {}
     for k, v in overrides.items():
@@ -199,8 +274,11 @@ def make_config(config_file: str | Path | None = None, **overrides: Any) -> RunC
                 f"config key {k!r} is not allowed: known keys are {', '.join(CONFIG_KEYS)}"
             )
         if v is not None:
-            data[k] = v
-    missing = [k for k in ("L", "alpha", "samples") if k not in data]
+            if k == "params" and isinstance(data.get("params"), dict):
+                data["params"] = {**data["params"], **dict(v)}
+            else:
+                data[k] = v
+    missing = [k for k in ("L", "samples") if k not in data]
     if missing:
         raise InputError(
             f"{', '.join(missing)} not given: set {' and '.join('--' + m for m in missing)} "

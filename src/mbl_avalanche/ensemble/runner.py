@@ -285,16 +285,16 @@ def run_ensemble(
             "its samples are redone",
             file=log,
         )
-    finished: set[tuple[int, float, int]] = set()
+    finished: set[tuple[Any, ...]] = set()
     for key, rec in sc.best().items():
         if rec.get("status") == "ok" or not cfg.retry_failed:
             finished.add(key)
 
-    tasks = shard_slice(task_list(cfg.L, cfg.alpha, cfg.samples, cfg.chunk), shard)
+    tasks = shard_slice(task_list(cfg.L, cfg.points(), cfg.samples, cfg.chunk, cfg.model), shard)
     planned = sum(t.stop - t.start for t in tasks)
     todo = []
     for t in tasks:
-        missing = tuple(s for s in range(t.start, t.stop) if (t.L, t.alpha, s) not in finished)
+        missing = tuple(s for s in range(t.start, t.stop) if t.key(s) not in finished)
         if missing:
             todo.append((t, missing))
     n_todo = sum(len(m) for _, m in todo)
@@ -355,7 +355,7 @@ def run_ensemble(
         ),
     )
 
-    work = sum(len(sp.samples) * sample_seconds(sp.task.L, threads) for sp in specs)
+    work = sum(len(sp.samples) * sample_seconds(sp.task.L, threads, cfg.model) for sp in specs)
     if progress and n_todo:
         wall = format_duration(work / max(workers, 1))
         print(
@@ -380,7 +380,7 @@ def run_ensemble(
                 spec.task.name,
                 run_id,
                 spec.task.L,
-                spec.task.alpha,
+                dict(spec.task.point),
                 output.records,
                 output.arrays,
             )
@@ -390,7 +390,7 @@ def run_ensemble(
             bar.update(
                 ok,
                 len(output.records) - ok,
-                work=len(output.records) * sample_seconds(spec.task.L, threads),
+                work=len(output.records) * sample_seconds(spec.task.L, threads, cfg.model),
             )
     except KeyboardInterrupt:
         cancel = True

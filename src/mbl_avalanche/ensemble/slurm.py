@@ -84,8 +84,8 @@ def shard_seconds(cfg: RunConfig, array: int, workers: int = 1) -> float:
     """
     threads = cfg.threads or 1
     costs: list[list[float]] = [[] for _ in range(array)]
-    for t in task_list(cfg.L, cfg.alpha, cfg.samples, cfg.chunk):
-        costs[t.index % array].append((t.stop - t.start) * sample_seconds(t.L, threads))
+    for t in task_list(cfg.L, cfg.points(), cfg.samples, cfg.chunk, cfg.model):
+        costs[t.index % array].append((t.stop - t.start) * sample_seconds(t.L, threads, cfg.model))
     worst = 0.0
     for shard in costs:
         loads = [0.0] * max(1, workers)

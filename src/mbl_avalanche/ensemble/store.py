@@ -46,7 +46,7 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,7 +93,7 @@ VOLATILE_COLUMNS = record.VOLATILE
 #: Bookkeeping columns of the runner and the store, placed last in tables.
 BOOKKEEPING_COLUMNS = tuple(record.column_names("runner") + record.column_names("store"))
 
-SampleKey = tuple[int, float, int]
+SampleKey = tuple[Any, ...]  # (model, L, point, sample): record.record_key
 
 
 class CorruptShard(Exception):  # a condition, not an error raised to users
@@ -158,11 +158,47 @@ def read_run_config(outdir: str | Path) -> dict[str, Any] | None:
         raise InputError(f"{str(p)!r} is not a readable run config: {exc}") from None
 
 
-def targets_of(stored: dict[str, Any] | None) -> dict[tuple[int, float], int]:
-    """``{(L, alpha): samples}`` of a stored config."""
+Point = tuple[tuple[str, Any], ...]
+
+
+def _point(p: Mapping[str, Any] | float | None) -> Point:
+    """A grid point from a mapping of parameters, or a bare Floquet alpha."""
+    if p is None:
+        return ()
+    if isinstance(p, Mapping):
+        return tuple((str(k), v) for k, v in p.items())
+    return (("alpha", float(p)),)
+
+
+def stored_model(stored: dict[str, Any] | None) -> str:
+    """The model family of a stored config (runs made before models: the Floquet model)."""
+    if not stored:
+        return "floquet"
+    return str(stored.get("identity", {}).get("model", "floquet"))
+
+
+def targets_of(stored: dict[str, Any] | None) -> dict[tuple[int, Point], int]:
+    """``{(L, point): samples}`` of a stored config (``point``: ``((name, value), ...)``;
+    configs written before models held ``{"L", "alpha", "samples"}``)."""
     if not stored:
         return {}
-    return {(int(t["L"]), float(t["alpha"])): int(t["samples"]) for t in stored["targets"]}
+    return {
+        (int(t["L"]), _point(t["params"] if "params" in t else t.get("alpha"))): int(t["samples"])
+        for t in stored["targets"]
+    }
+
+
+def _declare_stored_model(stored: dict[str, Any] | None) -> None:
+    """Declare a user model's parameter columns from a stored config (no import needed)."""
+    if not stored or "parameters" not in stored:
+        return
+    record.declare_model(
+        stored_model(stored),
+        [
+            record.Column(c["name"], c["dtype"], "model", c.get("meaning", ""))
+            for c in stored["parameters"]
+        ],
+    )
 
 
 def init_run(outdir: str | Path, cfg: RunConfig) -> dict[str, Any]:
@@ -179,21 +215,30 @@ def init_run(outdir: str | Path, cfg: RunConfig) -> dict[str, Any]:
     stored = read_run_config(out)
     if stored is not None:
         for k in IDENTITY_KEYS:
-            if stored["identity"].get(k) != getattr(cfg, k):
+            old = stored["identity"].get(k, "floquet" if k == "model" else None)
+            if old != getattr(cfg, k):
                 raise InputError(
                     f"{k}={getattr(cfg, k)!r} is not allowed for OUTDIR={str(out)!r}: that run "
-                    f"has {k}={stored['identity'].get(k)!r} (use another OUTDIR)"
+                    f"has {k}={old!r} (use another OUTDIR)"
                 )
     targets = targets_of(stored)
     for Lv in cfg.L:
-        for a in cfg.alpha:
-            targets[(Lv, a)] = max(targets.get((Lv, a), 0), cfg.samples)
-    new = {
+        for pt in cfg.points():
+            targets[(Lv, pt)] = max(targets.get((Lv, pt), 0), cfg.samples)
+    new: dict[str, Any] = {
         "mbl_avalanche_run": 1,
         "identity": cfg.identity(),
-        "targets": [{"L": k[0], "alpha": k[1], "samples": v} for k, v in targets.items()],
+        "targets": [{"L": k[0], "params": dict(k[1]), "samples": v} for k, v in targets.items()],
         "last_config": cfg.to_dict(),
     }
+    from ..models.registry import MODELS, resolve
+
+    if cfg.model not in MODELS:  # a user model: its columns, so the run reads without it
+        cls = resolve(cfg.model)
+        new["parameters"] = [
+            {"name": p.name, "dtype": "int" if p.integer else "float", "meaning": p.meaning}
+            for p in cls.parameters
+        ]
     if new != stored:
         atomic_write_json(config_path(out), new)
     return new
@@ -297,7 +342,7 @@ def _sha256_file(path: Path) -> str:
 
 
 def _write_arrays(
-    path: Path, L: int, alpha: float, arrays: dict[int, dict[str, np.ndarray]]
+    path: Path, L: int, point: Mapping[str, Any], arrays: dict[int, dict[str, np.ndarray]]
 ) -> str:
     """Write the arrays HDF5 file atomically; returns its sha256."""
     import h5py
@@ -306,7 +351,9 @@ def _write_arrays(
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["L"] = L
-            f.attrs["alpha"] = alpha
+            f.attrs["point"] = json.dumps(dict(point))
+            if "alpha" in point:
+                f.attrs["alpha"] = point["alpha"]
             for s in sorted(arrays):
                 g = f.create_group(f"s{s:07d}")
                 g.attrs["sample"] = s
@@ -327,11 +374,15 @@ def write_shard(
     task_name: str,
     run_id: str,
     L: int,
-    alpha: float,
+    alpha: float | Mapping[str, Any],
     records: list[dict[str, Any]],
     arrays: dict[int, dict[str, np.ndarray]] | None = None,
 ) -> Path:
-    """Write one finished task's records (and arrays) as a new shard; returns its path."""
+    """Write one finished task's records (and arrays) as a new shard; returns its path.
+
+    ``alpha`` is the task's grid point: a mapping of the model's parameters, or a bare Floquet
+    ``alpha``; the header holds it as ``"point"`` (and ``"alpha"`` for the Floquet model).
+    """
     for r in records:
         record.validate(r, require="key", where=f"shard {task_name}")
     sdir = Path(outdir) / SHARD_DIR
@@ -342,14 +393,17 @@ def write_shard(
         "task": task_name,
         "run_id": run_id,
         "L": L,
-        "alpha": alpha,
+        "model": str(records[0].get("model", "floquet")) if records else "floquet",
+        "point": dict(_point(alpha)),
         "samples": [r["sample"] for r in records],
         "arrays": None,
         "arrays_sha256": None,
     }
+    if "alpha" in header["point"]:
+        header["alpha"] = header["point"]["alpha"]
     if arrays:
         h5 = sdir / f"{stem}.h5"
-        header["arrays_sha256"] = _write_arrays(h5, L, alpha, arrays)
+        header["arrays_sha256"] = _write_arrays(h5, L, header["point"], arrays)
         header["arrays"] = h5.name
     lines = [_dumps(header)] + [_dumps(r) for r in records]
     body = ("\n".join(lines) + "\n").encode()
@@ -428,10 +482,11 @@ class Scan:
     shards: int = 0
 
     def best(self) -> dict[SampleKey, dict[str, Any]]:
-        """One record per ``(L, alpha, sample)``: an ok one if any, else the first."""
+        """One record per sample (:func:`mbl_avalanche.record.record_key`: model, L,
+        parameters, sample): an ok one if any, else the first."""
         out: dict[SampleKey, dict[str, Any]] = {}
         for r in self.records:
-            key = (int(r["L"]), float(r["alpha"]), int(r["sample"]))
+            key = record.record_key(r)
             old = out.get(key)
             if old is None or (old.get("status") != "ok" and r.get("status") == "ok"):
                 out[key] = r
@@ -447,8 +502,12 @@ def shard_files(outdir: str | Path) -> list[Path]:
 
 
 def scan(outdir: str | Path, quarantine: bool = False, check_arrays: bool = True) -> Scan:
-    """Read every shard.  Corrupt ones are listed (and moved to ``shards/corrupt/`` if asked)."""
+    """Read every shard.  Corrupt ones are listed (and moved to ``shards/corrupt/`` if asked).
+
+    A user model's parameter columns are declared from the run's ``config.json`` first.
+    """
     res = Scan()
+    _declare_stored_model(read_run_config(outdir))
     for p in shard_files(outdir):
         try:
             _, records = read_shard(p, check_arrays=check_arrays)
@@ -509,12 +568,17 @@ def _column_order(records: Iterable[dict[str, Any]]) -> list[str]:
 
 
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """A DataFrame of records, sorted by ``(L, alpha, sample)``, in schema order (bookkeeping
+    """A DataFrame of records, sorted by ``(model, L, parameters, sample)``, in schema order
+    (bookkeeping
     last), with the schema's dtypes (nullable ``Int64``/``boolean`` where failed samples leave
     holes)."""
     import pandas as pd
 
-    recs = sorted(records, key=lambda r: (int(r["L"]), float(r["alpha"]), int(r["sample"])))
+    def order(r: dict[str, Any]) -> tuple[Any, ...]:
+        model, L, point, sample = record.record_key(r)
+        return (model, L, tuple(v for _, v in point), sample)
+
+    recs = sorted(records, key=order)
     cols = _column_order(recs)
     df = pd.DataFrame.from_records(recs, columns=cols)
     for c in df.columns:
@@ -564,8 +628,14 @@ def drop_volatile(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=[c for c in df.columns if record.is_volatile(str(c))])
 
 
-def load_arrays(outdir: str | Path, L: int, alpha: float, sample: int) -> dict[str, np.ndarray]:
-    """The saved arrays (``theta``, ``c``) of one sample of a run made with ``--save-arrays``."""
+def load_arrays(
+    outdir: str | Path, L: int, alpha: float | Mapping[str, Any], sample: int
+) -> dict[str, np.ndarray]:
+    """The saved arrays (``theta``, ``c``) of one sample of a run made with ``--save-arrays``.
+
+    ``alpha`` is the sample's grid point: a mapping of parameters, or a Floquet ``alpha``.
+    """
+    want = dict(_point(alpha))
     import h5py
 
     key = f"s{int(sample):07d}"
@@ -577,7 +647,7 @@ def load_arrays(outdir: str | Path, L: int, alpha: float, sample: int) -> dict[s
         if (
             header.get("arrays")
             and int(header["L"]) == int(L)
-            and float(header["alpha"]) == float(alpha)
+            and header.get("point", {"alpha": header.get("alpha")}) == want
             and int(sample) in header["samples"]
         ):
             with h5py.File(p.with_name(header["arrays"]), "r") as f:
@@ -598,7 +668,8 @@ def run_status(outdir: str | Path) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``L, alpha, total, done, failed, left, s_per_sample`` (mean wall seconds of the
+        Columns ``L``, one per model parameter (``alpha`` for the Floquet model), ``total, done,
+        failed, left, s_per_sample`` (mean wall seconds of the
         finished samples, NaN if none) and ``time_left_s`` (``left * s_per_sample``, for one
         worker; where no sample of that ``(L, alpha)`` has finished yet, estimated from the
         nearest ``L`` that has, preferring the same alpha, scaled by the cost model's ratio
@@ -613,38 +684,47 @@ def run_status(outdir: str | Path) -> pd.DataFrame:
         raise InputError(f"OUTDIR={str(out)!r} is not allowed: it holds no run (no config.json)")
     sc = scan(out)
     best = sc.best()
+    model = stored_model(stored)
     rows = []
-    for (Lv, a), total in targets_of(stored).items():
-        recs = [r for (kL, ka, ks), r in best.items() if kL == Lv and ka == a and ks < total]
+    names: list[str] = []
+    for (Lv, pt), total in targets_of(stored).items():
+        names += [n for n, _ in pt if n not in names]
+        recs = [
+            r
+            for (km, kL, kp, ks), r in best.items()
+            if km == model and kL == Lv and kp == pt and ks < total
+        ]
         ok = [r for r in recs if r.get("status") == "ok"]
-        failed = len(recs) - len(ok)
         times = [float(r["wall_time"]) for r in ok if r.get("wall_time") is not None]
         mean = float(np.mean(times)) if times else float("nan")
         left = total - len(recs)
         rows.append(
             dict(
                 L=Lv,
-                alpha=a,
+                **dict(pt),
                 total=total,
                 done=len(ok),
-                failed=failed,
+                failed=len(recs) - len(ok),
                 left=left,
                 s_per_sample=mean,
                 time_left_s=left * mean if left else 0.0,
+                _point=pt,
             )
         )
     known = [
-        (r["L"], r["alpha"], r["s_per_sample"]) for r in rows if np.isfinite(r["s_per_sample"])
+        (r["L"], r["_point"], r["s_per_sample"]) for r in rows if np.isfinite(r["s_per_sample"])
     ]
     for r in rows:
         if r["left"] and not np.isfinite(r["s_per_sample"]) and known:
-            Lk, _, sk = min(known, key=lambda k: (abs(k[0] - r["L"]), k[1] != r["alpha"]))
-            r["time_left_s"] = (
-                r["left"] * sk * sample_seconds(int(r["L"])) / sample_seconds(int(Lk))
-            )
+            Lk, _, sk = min(known, key=lambda k: (abs(k[0] - r["L"]), k[1] != r["_point"]))
+            ratio = sample_seconds(int(r["L"]), model=model) / sample_seconds(int(Lk), model=model)
+            r["time_left_s"] = r["left"] * sk * ratio
+    for r in rows:
+        del r["_point"]
     df = pd.DataFrame(
         rows,
-        columns=["L", "alpha", "total", "done", "failed", "left", "s_per_sample", "time_left_s"],
+        columns=["L", *names, "total", "done", "failed", "left", "s_per_sample", "time_left_s"],
     )
+    df.attrs["model"] = model
     df.attrs["corrupt"] = sc.corrupt
     return df

@@ -1,10 +1,10 @@
 """The tasks of an ensemble run and the function that computes one (on any worker).
 
-A *task* is a block of consecutive sample indices of one ``(L, alpha)``: samples
-``start .. stop-1``.  The task list is a pure function of the configuration (:func:`task_list`):
-``(L, alpha)`` in the order given, blocks of ``chunk`` samples (``chunk = 0``:
-:func:`auto_chunk`).
-A shard ``I/N`` takes the tasks whose position in that list is ``I mod N``.
+A *task* is a block of consecutive sample indices of one ``(L, point)`` of the run's model (a
+point holds one value of each model parameter): samples ``start .. stop-1``.  The task list is a
+pure function of the configuration (:func:`task_list`): ``L`` in the order given, then the grid
+points, then blocks of ``chunk`` samples (``chunk = 0``: :func:`auto_chunk`).  A shard ``I/N``
+takes the tasks whose position in that list is ``I mod N``.
 
 :func:`compute_task` is what a worker runs: it analyses each sample of a :class:`TaskSpec` and
 returns one record per sample, ``SampleResult.scalars()`` plus bookkeeping:
@@ -17,12 +17,12 @@ returns one record per sample, ``SampleResult.scalars()`` plus bookkeeping:
     Where and how long (seconds); these vary between runs, as do the ``time_*`` columns.
 
 Test hook: the environment variable ``MBL_AVALANCHE_FAIL_SAMPLES`` (comma-separated
-``L:alpha:sample`` entries, e.g. ``"6:30:3,7:1:0"``) makes those samples raise ``RuntimeError``,
-so that failure handling can be exercised end to end (the driver reads it when the run starts
-and passes it to the workers with each task, whatever the executor).  An
-entry ``L:alpha:sample:crash`` instead ends the worker process at once (``os._exit``), as an
-out-of-memory kill would; use it with ``workers >= 2`` only (with one worker the driver itself
-computes, and would end).
+``L:value:sample`` entries, ``value`` the model's first parameter -- alpha, W --, e.g.
+``"6:30:3,7:1:0"``) makes those samples raise ``RuntimeError``, so that failure handling can be
+exercised end to end (the driver reads it when the run starts and passes it to the workers with
+each task, whatever the executor).  An entry ``L:value:sample:crash`` instead ends the worker
+process at once (``os._exit``), as an out-of-memory kill would; use it with ``workers >= 2``
+only (with one worker the driver itself computes, and would end).
 """
 
 from __future__ import annotations
@@ -30,16 +30,14 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import numpy as np
 
 from .. import record
-
-if TYPE_CHECKING:
-    from ..models.floquet import LayerOrder
 
 __all__ = [
     "FAIL_ENV",
@@ -59,20 +57,43 @@ __all__ = [
 FAIL_ENV = "MBL_AVALANCHE_FAIL_SAMPLES"
 
 
+Point = tuple[tuple[str, Any], ...]
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in text)
+
+
 @dataclass(frozen=True)
 class Task:
-    """Samples ``start .. stop-1`` of one ``(L, alpha)``; ``index`` is its place in the list."""
+    """Samples ``start .. stop-1`` of one ``(L, point)`` of a model; ``index`` is its place in
+    the list.  ``point`` is ``((name, value), ...)`` of the model's parameters."""
 
     index: int
     L: int
-    alpha: float
+    point: Point
     start: int
     stop: int
+    model: str = "floquet"
+
+    @property
+    def alpha(self) -> float:
+        """The Floquet model's ``alpha`` (NaN for other models)."""
+        return float(dict(self.point).get("alpha", float("nan")))
 
     @property
     def name(self) -> str:
-        """File-name-safe name, e.g. ``L7_a30.0_s0000000-0000050``."""
-        return f"L{self.L}_a{self.alpha!r}_s{self.start:07d}-{self.stop:07d}"
+        """File-name-safe name, e.g. ``L7_a30.0_s0000000-0000050`` (Floquet, as before
+        models) or ``L7_heisenberg_W5.0_Delta1.0_s0000000-0000050``."""
+        span = f"s{self.start:07d}-{self.stop:07d}"
+        if self.model == "floquet":
+            return f"L{self.L}_a{self.alpha!r}_{span}"
+        params = "_".join(f"{_safe(n)}{v!r}" for n, v in self.point)
+        return f"L{self.L}_{_safe(self.model)}_{params}_{span}"
+
+    def key(self, sample: int) -> tuple[Any, ...]:
+        """The record key (:func:`mbl_avalanche.record.record_key`) of one of its samples."""
+        return (self.model, self.L, self.point, int(sample))
 
 
 @dataclass(frozen=True)
@@ -111,18 +132,29 @@ def auto_chunk(L: int, samples: int) -> int:
     return max(1, min(table.get(L, 1), -(-samples // 32)))
 
 
-def task_list(L: tuple[int, ...], alpha: tuple[float, ...], samples: int, chunk: int) -> list[Task]:
-    """Every task of a grid, in the deterministic order shards are cut from.
+def task_list(
+    L: tuple[int, ...],
+    points: Sequence[Point] | Sequence[float],
+    samples: int,
+    chunk: int,
+    model: str = "floquet",
+) -> list[Task]:
+    """Every task of a grid, in the deterministic order shards are cut from: ``L`` outermost,
+    then the grid points (:meth:`RunConfig.points`; plain numbers are Floquet alphas), then
+    blocks of ``chunk`` samples.
 
     Done-ness is tracked per sample, not per task, so a run may change ``chunk`` (or get a new
     automatic one when ``samples`` grows) without recomputing anything.
     """
+    pts: list[Point] = [
+        (("alpha", float(p)),) if isinstance(p, int | float) else tuple(p) for p in points
+    ]
     out: list[Task] = []
     for Lv in L:
         step = chunk or auto_chunk(Lv, samples)
-        for a in alpha:
+        for pt in pts:
             for start in range(0, samples, step):
-                out.append(Task(len(out), int(Lv), float(a), start, min(start + step, samples)))
+                out.append(Task(len(out), int(Lv), pt, start, min(start + step, samples), model))
     return out
 
 
@@ -157,13 +189,13 @@ def plain(x: Any) -> Any:
 
 
 def _model(spec: TaskSpec) -> Any:
-    from ..models.floquet import FloquetModel
+    from ..models.registry import make_model
 
     t = spec.task
-    order = cast("LayerOrder", spec.layer_order)  # validated by RunConfig
-    return FloquetModel(
-        L=t.L, alpha=t.alpha, seed=spec.seed, gue_scale=spec.gue_scale, layer_order=order
-    )
+    params: dict[str, Any] = dict(t.point)
+    if t.model == "floquet":
+        params.update(gue_scale=spec.gue_scale, layer_order=spec.layer_order)
+    return make_model(t.model, t.L, spec.seed, params)
 
 
 def failed_record(
@@ -175,7 +207,7 @@ def failed_record(
     rec.update(
         method=spec.method,
         L=spec.task.L,
-        kind="unitary",
+        kind=_model(spec).kind,
         status="failed",
         error=f"{type(exc).__name__}: {msg}",
         blas_threads=spec.threads,
@@ -205,8 +237,9 @@ def compute_task(spec: TaskSpec) -> TaskOutput:
         for s in spec.samples:
             t0 = time.perf_counter()
             try:
-                if (t.L, t.alpha, s) in fail:
-                    if fail[(t.L, t.alpha, s)] == "crash":
+                where = (t.L, float(t.point[0][1]) if t.point else float("nan"), s)
+                if where in fail:
+                    if fail[where] == "crash":
                         os._exit(70)
                     raise RuntimeError(f"injected failure ({FAIL_ENV})")
                 r = analyze_sample(model, s, method=spec.method)

@@ -36,14 +36,16 @@ of them, so the same sample index is the same disorder realisation under any kno
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from ..errors import InputError
+from .protocol import DEFAULT_SEED, Kind, Model, Parameter, check_L, check_sample, float_key
 
 __all__ = [
     "DEFAULT_SEED",
@@ -63,13 +65,10 @@ __all__ = [
 
 LayerOrder = Literal["odd_first", "even_first"]
 
-#: Default root seed of the package (any non-negative integer may be given instead).
-DEFAULT_SEED = 20230623
-
 
 def alpha_key(alpha: float) -> int:
     """The integer that stands for ``alpha`` in a sample's seed: the IEEE-754 bits of float64."""
-    return struct.unpack("<Q", struct.pack("<d", float(alpha)))[0]
+    return float_key(alpha)
 
 
 def sample_seed_sequence(seed: int, L: int, alpha: float, sample: int) -> np.random.SeedSequence:
@@ -143,8 +142,8 @@ def diagonal_phases(phases: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FloquetModel:
-    """The random-circuit Floquet model at one ``(L, alpha)``.
+class FloquetModel(Model):
+    """The random-circuit Floquet model at one ``(L, alpha)`` (model family ``"floquet"``).
 
     Parameters
     ----------
@@ -168,6 +167,20 @@ class FloquetModel:
     (64, 64)
     """
 
+    family: ClassVar[str] = "floquet"
+    kind: ClassVar[Kind] = "unitary"
+    parameters: ClassVar[tuple[Parameter, ...]] = (
+        Parameter(
+            "alpha",
+            "disorder parameter: bond gates exp(-i H/alpha)",
+            minimum=0.0,
+            minimum_open=True,
+        ),
+    )
+    scan_parameter: ClassVar[str] = "alpha"
+    regimes: ClassVar[tuple[float, float] | None] = (2.0, 10.0)
+    knobs: ClassVar[tuple[str, ...]] = ("gue_scale", "layer_order")
+
     L: int
     alpha: float
     seed: int = DEFAULT_SEED
@@ -186,15 +199,23 @@ class FloquetModel:
         if int(self.seed) < 0:
             raise InputError(f"seed={self.seed!r} is not allowed: it must be an integer >= 0")
 
-    @property
-    def N(self) -> int:
-        """Hilbert-space dimension ``2**L``."""
-        return 2**self.L
+    def seed_sequence(self, sample: int) -> np.random.SeedSequence:
+        """``SeedSequence(seed, spawn_key=(L, float64 bits of alpha, sample))`` (see the module
+        docstring): the disorder differs between alphas."""
+        return sample_seed_sequence(self.seed, self.L, self.alpha, check_sample(sample))
 
-    def rng(self, sample: int) -> np.random.Generator:
-        """The generator of sample ``sample`` (fresh on every call)."""
-        check_sample(sample)
-        return np.random.default_rng(sample_seed_sequence(self.seed, self.L, self.alpha, sample))
+    def draw(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """The one-site phases and bond Hamiltonians of one sample (:func:`draw_disorder`)."""
+        dis = draw_disorder(rng, self.L)
+        return {"phases": dis.phases, "bond_hamiltonians": dis.bond_hamiltonians}
+
+    def build(self, draws: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``U_F`` from the draws of one sample (see :meth:`unitary`)."""
+        return self._unitary_from(draws["phases"], self._gates_from(draws["bond_hamiltonians"]))
+
+    def operator(self, sample: int) -> np.ndarray:
+        """``U_F`` of sample ``sample`` (:meth:`unitary`)."""
+        return self.unitary(sample)
 
     def disorder(self, sample: int) -> Disorder:
         """The disorder realisation of sample ``sample``."""
@@ -203,8 +224,10 @@ class FloquetModel:
     def gates(self, sample: int) -> tuple[np.ndarray, np.ndarray]:
         """One-site phases ``(L, 2)`` and bond gates ``(L-1, 4, 4)`` of sample ``sample``."""
         dis = self.disorder(sample)
-        gates = gate_from_hamiltonian(dis.bond_hamiltonians, self.alpha, self.gue_scale)
-        return dis.phases, gates
+        return dis.phases, self._gates_from(dis.bond_hamiltonians)
+
+    def _gates_from(self, bond_hamiltonians: np.ndarray) -> np.ndarray:
+        return gate_from_hamiltonian(bond_hamiltonians, self.alpha, self.gue_scale)
 
     def layers(self) -> tuple[list[int], list[int]]:
         """Bonds (left sites) of the first and the second layer applied after ``D``."""
@@ -218,7 +241,9 @@ class FloquetModel:
         Built by applying the two-site gates to the dense matrix ``D`` (cost ``O(L 4**L)`` per
         layer), never by forming Kronecker products.
         """
-        phases, gates = self.gates(sample)
+        return self._unitary_from(*self.gates(sample))
+
+    def _unitary_from(self, phases: np.ndarray, gates: np.ndarray) -> np.ndarray:
         u = np.diag(diagonal_phases(phases))
         first, second = self.layers()
         for bond in first + second:
@@ -245,23 +270,25 @@ class FloquetModel:
 
         return apply
 
+    def disorder_record(self, sample: int) -> dict[str, Any]:
+        """The realisation of sample ``sample``: the one-site phases ``phases[i-1][s]`` and the
+        sha256 of the bond gates (``(L-1, 4, 4)`` complex128, C order: what ``U_F`` is made of)."""
+        phases, gates = self.gates(sample)
+        digest = hashlib.sha256(np.ascontiguousarray(gates, dtype=np.complex128).tobytes())
+        return {"phases": phases.tolist(), "gates_sha256": digest.hexdigest()}
+
     def record_fields(self, sample: int) -> dict[str, Any]:
-        """The identity of sample ``sample`` as record columns (``alpha, sample, seed`` and the
-        convention knobs): what a record needs to rebuild the sample."""
+        """The identity of sample ``sample`` as record columns (``alpha, sample, seed``, the
+        convention knobs, the model family and the disorder realisation)."""
         return dict(
             alpha=float(self.alpha),
             sample=int(sample),
             seed=int(self.seed),
             gue_scale=float(self.gue_scale),
             layer_order=self.layer_order,
+            model=self.family,
+            disorder=json.dumps(self.disorder_record(sample), separators=(",", ":")),
         )
-
-
-def check_L(L: object) -> int:
-    """Validate a chain length (an integer ``>= 2``)."""
-    if isinstance(L, bool) or not isinstance(L, int | np.integer) or int(L) < 2:
-        raise InputError(f"L={L!r} is not allowed: L must be an integer >= 2")
-    return int(L)
 
 
 def check_alpha(alpha: object) -> float:
@@ -273,10 +300,3 @@ def check_alpha(alpha: object) -> float:
     if not np.isfinite(a) or a <= 0:
         raise InputError(f"alpha={alpha!r} is not allowed: alpha must be a finite number > 0")
     return a
-
-
-def check_sample(sample: object) -> int:
-    """Validate a sample index (an integer ``>= 0``)."""
-    if isinstance(sample, bool) or not isinstance(sample, int | np.integer) or int(sample) < 0:
-        raise InputError(f"sample={sample!r} is not allowed: it must be an integer >= 0")
-    return int(sample)

@@ -16,15 +16,18 @@ Quasienergies are random except ``theta_B - theta_A = delta`` (the near-resonanc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.linalg as sla
 
 from .._repr import compact_repr
 from ..errors import InputError
+from .protocol import Kind, Model, Parameter
 
-__all__ = ["PlantedResonance", "planted_resonance"]
+__all__ = ["PlantedModel", "PlantedResonance", "planted_resonance"]
 
 
 @dataclass(frozen=True)
@@ -123,3 +126,89 @@ def planted_resonance(
     theta[b] = 0.5 + delta
     u = (v * np.exp(1j * theta)[None, :]) @ v.conj().T
     return PlantedResonance(U=u, V=v, theta=theta, a=a, b=b, flip_sites=sites, epsilon=epsilon)
+
+
+class PlantedModel(Model):
+    """The minimal model as a model family (``"planted"``): one planted resonance per sample.
+
+    Sample ``k`` is :func:`planted_resonance` with ``flip_sites = (1, L - flip_distance)`` drawn
+    from the sample's generator: ``flip_distance = 0`` (default) flips the bath site (the Z
+    case), ``flip_distance >= 1`` gives the XY case with resonance location
+    ``x = L - flip_distance``.  The analysis must recover ``x``, the case, an AB demixing angle
+    of ``2 epsilon`` and ``S_AB'/S_A'B = 1`` on every sample (a test model with a known answer).
+    """
+
+    family: ClassVar[str] = "planted"
+    kind: ClassVar[Kind] = "unitary"
+    parameters: ClassVar[tuple[Parameter, ...]] = (
+        Parameter(
+            "epsilon",
+            "mixing angle of the planted pair",
+            default=1e-3,
+            minimum=0.0,
+            minimum_open=True,
+            maximum=0.7,
+        ),
+        Parameter(
+            "eta",
+            "strength of the in-sector dressing",
+            default=0.02,
+            minimum=0.0,
+            minimum_open=True,
+        ),
+        Parameter(
+            "splitting",
+            "quasienergy splitting of the planted pair",
+            default=1e-3,
+            minimum=0.0,
+            minimum_open=True,
+        ),
+        Parameter(
+            "flip_distance",
+            "distance from the bath site of the flip closest to it (0: the Z case)",
+            default=0,
+            minimum=0,
+            integer=True,
+        ),
+    )
+    scan_parameter: ClassVar[str] = "epsilon"
+
+    epsilon: float
+    eta: float
+    splitting: float
+    flip_distance: int
+
+    def __init__(self, L: int, seed: int | None = None, **params: Any) -> None:
+        from .protocol import DEFAULT_SEED
+
+        super().__init__(L, DEFAULT_SEED if seed is None else seed, **params)
+        if self.L < 3 or not self.flip_distance <= self.L - 2:
+            raise InputError(
+                f"flip_distance={self.flip_distance!r} is not allowed for L={self.L}: the planted "
+                "model needs L >= 3 and 0 <= flip_distance <= L - 2"
+            )
+
+    def planted(self, sample: int) -> PlantedResonance:
+        """The planted resonance of sample ``sample`` (with its known answer)."""
+        sites = (1, self.L - self.flip_distance)
+        return planted_resonance(
+            self.L, sites, self.epsilon, self.rng(sample), eta=self.eta, delta=self.splitting
+        )
+
+    def operator(self, sample: int) -> np.ndarray:
+        """The planted unitary of sample ``sample``."""
+        return self.planted(sample).U
+
+    def draw(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Not used: :func:`planted_resonance` draws from the sample's generator itself."""
+        raise NotImplementedError("the planted model builds its samples with planted_resonance")
+
+    def build(self, draws: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Not used (see :meth:`operator`)."""
+        raise NotImplementedError("the planted model builds its samples with planted_resonance")
+
+    def disorder_record(self, sample: int) -> dict[str, Any]:
+        """The planted answer: basis states ``a``, ``b`` of the pair and the flipped sites (the
+        dressing and the other quasienergies follow from the seed)."""
+        p = self.planted(sample)
+        return {"a": p.a, "b": p.b, "flip_sites": list(p.flip_sites)}

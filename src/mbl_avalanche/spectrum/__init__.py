@@ -4,7 +4,8 @@
   (:class:`SpectrumCertificate`, :func:`certify`);
 * :mod:`.schur` -- complex Schur, the reference solver for a unitary;
 * :mod:`.fast` -- the fast verified solver (Hermitian ``eigh`` refined to Schur accuracy);
-* :mod:`.lapack` -- the one ``zheevd`` helper (full workspace).
+* :mod:`.lapack` -- the one ``zheevd`` helper (full workspace);
+* :mod:`.sectors` -- a Hamiltonian with a conserved quantity, block by block.
 
 :func:`diagonalize_unitary` picks a unitary solver from :data:`UNITARY_SOLVERS` (a registry: a
 new solver is one entry); :func:`diagonalize_hermitian` diagonalises a Hamiltonian.
@@ -41,6 +42,7 @@ from .fast import (
 )
 from .lapack import eigh_fast
 from .schur import schur_spectrum
+from .sectors import SectorBlock, certify_sectors, diagonalize_sectors
 
 __all__ = [
     "BAND_TOL",
@@ -50,10 +52,13 @@ __all__ = [
     "REFINEMENTS",
     "UNITARY_METHODS",
     "UNITARY_SOLVERS",
+    "SectorBlock",
     "Spectrum",
     "SpectrumCertificate",
     "certify",
+    "certify_sectors",
     "diagonalize_hermitian",
+    "diagonalize_sectors",
     "diagonalize_unitary",
     "diagonalize_unitary_fast",
     "eigen_residual",

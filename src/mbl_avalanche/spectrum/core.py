@@ -56,6 +56,10 @@ class Spectrum:
     check : dict
         The solver's own a-posteriori figures (empty for Schur); see
         :func:`diagonalize_unitary_fast`.
+    blocks : list of SectorBlock or None
+        For a Hamiltonian diagonalised sector by sector
+        (:func:`~mbl_avalanche.spectrum.sectors.diagonalize_sectors`): the sectors' basis states,
+        eigenstate positions and block eigenvectors (``V`` is block sparse).
     """
 
     theta: np.ndarray
@@ -63,6 +67,7 @@ class Spectrum:
     periodic: bool
     method: str
     check: dict[str, Any] = field(default_factory=dict)
+    blocks: list[Any] | None = None
 
     __repr__ = compact_repr
 
