@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "mbl_avalanche.table": 8,
     "mbl_avalanche.stats": 9,
     "mbl_avalanche.report": 10,
+    "mbl_avalanche.landmark": 10,
     "mbl_avalanche.figures": 10,
     "mbl_avalanche.reproduce": 11,
     "mbl_avalanche.cli": 12,

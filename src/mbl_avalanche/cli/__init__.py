@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "slurm_script",
     "figures",
     "report",
+    "landmark",
     "reproduce",
 )
 
