@@ -746,6 +746,12 @@ DERIVED: dict[str, Column] = {
     c.name: c
     for c in (
         _c(
+            "disorder",
+            "float",
+            "table",
+            "the model's disorder parameter (alpha, W, ...; mbl_avalanche.stats.Regimes.parameter)",
+        ),
+        _c(
             "regime",
             "str",
             "table",

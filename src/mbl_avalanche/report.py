@@ -216,6 +216,7 @@ class _Ctx:
     ) -> None:
         self.df = df
         self.regimes = regimes
+        self.p = regimes.parameter
         self.n_boot = n_boot
         self.level = level
         self.seed = seed
@@ -237,7 +238,7 @@ class _Ctx:
         """Rows of the headline MBL alpha."""
         if self.alpha is None:
             return self.df.iloc[0:0]
-        return self.df[np.isclose(self.df["alpha"].to_numpy(), self.alpha)]
+        return self.df[np.isclose(self.df["disorder"].to_numpy(), self.alpha)]
 
     def headline_L(self, sub: pd.DataFrame, col: str) -> int | None:
         if self.L is not None:
@@ -274,9 +275,9 @@ def claim_R_le_half(c: _Ctx) -> Claim:
     est = c.boot(_mean, ind)
     lo, hi = stats.wilson_interval(int(ind.sum()), ind.size, c.level)
     groups = []
-    for (a, L), g in d[ok].groupby(["alpha", "L"]):
+    for (a, L), g in d[ok].groupby(["disorder", "L"]):
         gi = (numeric(g, "R") <= 0.5).astype(float)
-        groups.append(_group_row(c.boot(_mean, gi), alpha=float(a), L=int(L)))
+        groups.append(_group_row(c.boot(_mean, gi), **{c.p: float(a)}, L=int(L)))
     verdict = verdict_at_least(est, R_HALF_MIN_FRACTION)
     rmax = float(np.max(r[ok]))
     return Claim(
@@ -317,15 +318,15 @@ def claim_thermal_decay(c: _Ctx) -> Claim:
     for reg in ("thermal", "MBL"):
         sub = c.df[c.df["regime"] == reg]
         prim = stats.primary_alpha(c.df, reg)
-        for a in sorted(set(finite(numeric(sub, "alpha")))):
-            est, Ls, meds = _decay(c, sub[np.isclose(sub["alpha"], a)])
+        for a in sorted(set(finite(numeric(sub, "disorder")))):
+            est, Ls, meds = _decay(c, sub[np.isclose(sub["disorder"], a)])
             if not Ls:
                 continue
             groups.append(
                 _group_row(
                     est,
                     regime=reg,
-                    alpha=float(a),
+                    **{c.p: float(a)},
                     L=f"{min(Ls)}-{max(Ls)}",
                     medians={str(L): m for L, m in zip(Ls, meds, strict=True)},
                 )
@@ -344,7 +345,7 @@ def claim_thermal_decay(c: _Ctx) -> Claim:
     note = ""
     if "MBL" in heads and math.isfinite(heads["MBL"][1].value):
         am, em, _ = heads["MBL"]
-        note = f"MBL alpha={am:g}: kappa = {em.format('.3g')}"
+        note = f"MBL {c.p}={am:g}: kappa = {em.format('.3g')}"
         if verdict == "consistent" and not est.value > abs(em.value):
             verdict = "inconsistent" if est.high < abs(em.value) else "inconclusive"
     return Claim(
@@ -352,7 +353,7 @@ def claim_thermal_decay(c: _Ctx) -> Claim:
         title,
         paper,
         crit,
-        f"thermal alpha={a:g}, L={min(Ls)}..{max(Ls)}",
+        f"thermal {c.p}={a:g}, L={min(Ls)}..{max(Ls)}",
         est,
         verdict,
         groups,
@@ -401,7 +402,7 @@ def _fraction_claim(
     for Lg, g in sub.groupby("L"):
         ind = indicator(g)
         if ind.size:
-            groups.append(_group_row(c.boot(_mean, ind), alpha=c.alpha, L=int(Lg)))
+            groups.append(_group_row(c.boot(_mean, ind), **{c.p: c.alpha}, L=int(Lg)))
     head = sub[sub["L"] == L]
     ind = indicator(head)
     if ind.size == 0:
@@ -410,7 +411,7 @@ def _fraction_claim(
     verdict = verdict_at_least(est, threshold)
     note = note_fn(head) if note_fn else ""
     return Claim(
-        key, title, paper, crit, f"alpha={c.alpha:g}, L={L}", est, verdict, groups, note=note
+        key, title, paper, crit, f"{c.p}={c.alpha:g}, L={L}", est, verdict, groups, note=note
     )
 
 
@@ -430,7 +431,7 @@ def _median_claim(
     for Lg, g in sub.groupby("L"):
         v = finite(numeric(g, col))
         if v.size:
-            groups.append(_group_row(c.boot(_median, v), alpha=c.alpha, L=int(Lg)))
+            groups.append(_group_row(c.boot(_median, v), **{c.p: c.alpha}, L=int(Lg)))
     v = finite(numeric(sub[sub["L"] == L], col))
     est = c.boot(_median, v)
     verdict = verdict_within(est, lo_t, hi_t)
@@ -439,7 +440,7 @@ def _median_claim(
         title,
         paper,
         crit,
-        f"alpha={c.alpha:g}, L={L}" + (", Z case" * z_only),
+        f"{c.p}={c.alpha:g}, L={L}" + (", Z case" * z_only),
         est,
         verdict,
         groups,
@@ -512,7 +513,7 @@ def claim_AB_largest(c: _Ctx) -> Claim:
             ind = _ab_largest(head[case == name])
             if ind.size:
                 e = c.boot(_mean, ind)
-                cl.groups.append(_group_row(e, alpha=c.alpha, L=int(L), case=name))
+                cl.groups.append(_group_row(e, **{c.p: c.alpha}, L=int(L), case=name))
                 parts.append(f"{name} case {e.format('.3g')} (n={e.n})")
         trusted = [f"trusted_{p}" for p in PAIRS if f"trusted_{p}" in head.columns]
         if len(trusted) == len(PAIRS):
@@ -545,7 +546,10 @@ def claim_x_mode(c: _Ctx) -> Claim:
         if v.size:
             groups.append(
                 _group_row(
-                    c.boot(stats.discrete_mode, v), alpha=c.alpha, L=int(Lg), mean=float(v.mean())
+                    c.boot(stats.discrete_mode, v),
+                    **{c.p: c.alpha},
+                    L=int(Lg),
+                    mean=float(v.mean()),
                 )
             )
     v = finite(numeric(sub[sub["L"] == L], col))
@@ -554,7 +558,7 @@ def claim_x_mode(c: _Ctx) -> Claim:
     n_none = int(np.sum(~np.isfinite(numeric(sub[sub["L"] == L], col))))
     note = f"mean x/L = {v.mean():.3g}" + (f"; {n_none} samples without x" if n_none else "")
     return Claim(
-        key, title, paper, crit, f"alpha={c.alpha:g}, L={L}", est, verdict, groups, note=note
+        key, title, paper, crit, f"{c.p}={c.alpha:g}, L={L}", est, verdict, groups, note=note
     )
 
 
@@ -584,8 +588,8 @@ def claim_lnGamma_slope(c: _Ctx) -> Claim:
     crit = f"|slope/ln4 + 1| <= {LNGAMMA_REL_TOL}"
     groups = []
     head = None
-    for a in sorted(set(finite(numeric(c.df, "alpha"))), reverse=True):
-        sub = c.df[np.isclose(c.df["alpha"], a)]
+    for a in sorted(set(finite(numeric(c.df, "disorder"))), reverse=True):
+        sub = c.df[np.isclose(c.df["disorder"], a)]
         reg = str(sub["regime"].iloc[0])
         for top in (None, LNGAMMA_TOP_L):
             est, Ls = _slope_est(c, sub, top)
@@ -594,7 +598,7 @@ def claim_lnGamma_slope(c: _Ctx) -> Claim:
             groups.append(
                 _group_row(
                     est,
-                    alpha=float(a),
+                    **{c.p: float(a)},
                     regime=reg,
                     L=f"{min(Ls)}-{max(Ls)}",
                     slope_over_ln4=est.value / LN4,
@@ -619,7 +623,7 @@ def claim_lnGamma_slope(c: _Ctx) -> Claim:
         title,
         paper,
         crit,
-        f"alpha={c.alpha:g}, L={min(Ls)}..{max(Ls)}",
+        f"{c.p}={c.alpha:g}, L={min(Ls)}..{max(Ls)}",
         est,
         verdict,
         groups,
@@ -640,9 +644,11 @@ def claim_flags(c: _Ctx) -> Claim:
     est = c.boot(_mean, f[ok])
     groups = []
     d = c.df[ok]
-    for (a, L), g in d.groupby(["alpha", "L"]):
+    for (a, L), g in d.groupby(["disorder", "L"]):
         groups.append(
-            _group_row(c.boot(_mean, g["flagged"].to_numpy(dtype=float)), alpha=float(a), L=int(L))
+            _group_row(
+                c.boot(_mean, g["flagged"].to_numpy(dtype=float)), **{c.p: float(a)}, L=int(L)
+            )
         )
     per_flag = {}
     for col in stats.flag_columns(c.df):
@@ -687,6 +693,7 @@ def check_claims(
     seed: int = 0,
     L: int | None = None,
     alpha: float | None = None,
+    model: str | None = None,
 ) -> list[Claim]:
     """Check the paper's claims on a per-sample table.
 
@@ -695,7 +702,9 @@ def check_claims(
     df : DataFrame
         One row per sample, column-contract columns; missing columns give ``"no data"`` claims.
     regimes : Regimes, optional
-        MBL/thermal split by alpha (default alpha >= 10 MBL, alpha <= 2 thermal).
+        MBL/thermal split by the model's disorder parameter (default: the model's regimes,
+        :meth:`~mbl_avalanche.stats.Regimes.for_model`; Floquet: alpha >= 10 MBL, alpha <= 2
+        thermal).
     n_boot : int
         Bootstrap resamples per interval.
     level : float
@@ -703,23 +712,27 @@ def check_claims(
     seed : int
         Root seed of the bootstrap: each interval uses ``SeedSequence(seed, spawn_key=(k,))``.
     L, alpha : optional
-        Headline ``L`` and MBL alpha of the near-resonance claims (default: the most sampled MBL
-        alpha and its largest L with data).
+        Headline ``L`` and MBL disorder value (alpha, W) of the near-resonance claims (default:
+        the most sampled MBL value and its largest L with data).
+    model : str, optional
+        The model whose samples are checked (default: the table's only model).
     """
-    regimes = regimes or Regimes()
+    df, model = stats.select_model(df, model)
+    regimes = regimes or Regimes.for_model(model)
     table = stats.prepare(df, regimes)
     ctx = _Ctx(table, regimes, int(n_boot), float(level), int(seed), L, alpha)
     return [f(ctx) for f in CLAIMS]
 
 
 def summary(df: pd.DataFrame, regimes: Regimes | None = None) -> dict[str, Any]:
-    """Counts of the table: rows, and samples per ``(alpha, L)``."""
-    t = stats.prepare(df, regimes or Regimes())
+    """Counts of the table: rows, and samples per (disorder value, L)."""
+    regimes = regimes or Regimes()
+    t = stats.prepare(df, regimes)
     counts = [
-        {"alpha": float(a), "L": int(L), "regime": str(g["regime"].iloc[0]), "n": len(g)}
-        for (a, L), g in t.groupby(["alpha", "L"])
+        {regimes.parameter: float(a), "L": int(L), "regime": str(g["regime"].iloc[0]), "n": len(g)}
+        for (a, L), g in t.groupby(["disorder", "L"])
     ]
-    return {"rows": len(t), "counts": counts}
+    return {"rows": len(t), "parameter": regimes.parameter, "counts": counts}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -748,14 +761,17 @@ def report_dict(
     level: float = 0.95,
     seed: int = 0,
     source: str = "",
+    model: str | None = None,
 ) -> dict[str, Any]:
     """Everything of the report as a JSON-ready dict (non-finite numbers become ``None``)."""
     from ._version import __version__
 
-    regimes = regimes or Regimes()
+    df, model = stats.select_model(df, model)
+    regimes = regimes or Regimes.for_model(model)
     return _jsonable(
         {
             "source": source,
+            "model": model,
             "package_version": __version__,
             "regimes": regimes.describe(),
             "bootstrap": {
@@ -828,9 +844,10 @@ def to_markdown(rep: dict[str, Any]) -> str:
                 cells += [_fmt(g["value"]), f"[{_fmt(g['low'])}, {_fmt(g['high'])}]", str(g["n"])]
                 lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Samples per (alpha, L)", "", "| alpha | L | regime | n |", "|---|---|---|---|"]
+    p = rep["table"].get("parameter", "alpha")
+    lines += [f"## Samples per ({p}, L)", "", f"| {p} | L | regime | n |", "|---|---|---|---|"]
     for row in rep["table"]["counts"]:
-        lines.append(f"| {row['alpha']:g} | {row['L']} | {row['regime']} | {row['n']} |")
+        lines.append(f"| {row[p]:g} | {row['L']} | {row['regime']} | {row['n']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -846,13 +863,23 @@ def write_report(
     alpha: float | None = None,
     source: str = "",
     stem: str = "report",
+    model: str | None = None,
 ) -> tuple[Path, Path, list[Claim]]:
     """Check the claims and write ``outdir/report.md`` and ``outdir/report.json``."""
+    df, model = stats.select_model(df, model)
+    regimes = regimes or Regimes.for_model(model)
     claims = check_claims(
-        df, regimes=regimes, n_boot=n_boot, level=level, seed=seed, L=L, alpha=alpha
+        df, regimes=regimes, n_boot=n_boot, level=level, seed=seed, L=L, alpha=alpha, model=model
     )
     rep = report_dict(
-        claims, df, regimes=regimes, n_boot=n_boot, level=level, seed=seed, source=source
+        claims,
+        df,
+        regimes=regimes,
+        n_boot=n_boot,
+        level=level,
+        seed=seed,
+        source=source,
+        model=model,
     )
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,11 @@ they used.  Randomness (the bootstrap) always comes from an explicit seed or
 
 Conventions
 -----------
-* **Regimes.**  A sample is *MBL* if its disorder parameter ``alpha >= mbl_alpha_min`` (default
-  10; the paper's MBL value is alpha = 30), *thermal* if ``alpha <= thermal_alpha_max`` (default 2;
-  the paper's thermal value is alpha = 1), otherwise *intermediate*.  Explicit lists of alphas
+* **Regimes.**  A sample is *MBL* if its disorder parameter (the model's scan parameter:
+  ``alpha`` of the Floquet model, ``W`` of the XXZ chain) is ``>= mbl_alpha_min`` (Floquet default
+  10; the paper's MBL value is alpha = 30), *thermal* if ``<= thermal_alpha_max`` (Floquet default
+  2; the paper's thermal value is alpha = 1), otherwise *intermediate*; each model has its
+  defaults (:meth:`Regimes.for_model`; XXZ: W <= 1 thermal, W >= 8 MBL).  Explicit lists of values
   override the thresholds (:class:`Regimes`).
 * **Bootstrap.**  Percentile intervals at confidence ``level`` (default 0.95) from ``n_boot``
   resamples with replacement.  With several strata (one per chain length ``L``) each stratum is
@@ -54,10 +56,12 @@ __all__ = [
     "mean_slope",
     "median_log_slope",
     "missing_columns",
+    "models_in",
     "near_zero_or_one",
     "numeric",
     "prepare",
     "primary_alpha",
+    "select_model",
     "wilson_interval",
 ]
 
@@ -91,27 +95,30 @@ class Regimes:
     thermal_alpha_max : float
         ``alpha <= thermal_alpha_max`` is thermal (default 2).
     mbl, thermal : tuple of float, optional
-        Explicit alphas of each regime; when given they override the thresholds for that regime
-        (an alpha listed in neither tuple, with both given, is intermediate).
+        Explicit values of each regime; when given they override the thresholds for that regime
+        (a value listed in neither tuple, with both given, is intermediate).
+    parameter : str
+        The column the regimes are decided by (default ``"alpha"``; ``"W"`` for the XXZ chain).
     """
 
     mbl_alpha_min: float = MBL_ALPHA_MIN
     thermal_alpha_max: float = THERMAL_ALPHA_MAX
     mbl: tuple[float, ...] | None = None
     thermal: tuple[float, ...] | None = None
+    parameter: str = "alpha"
 
     def __post_init__(self) -> None:
         if not (self.thermal_alpha_max < self.mbl_alpha_min):
             raise InputError(
                 f"thermal_alpha_max={self.thermal_alpha_max:g} is not allowed: it must be below "
-                f"mbl_alpha_min={self.mbl_alpha_min:g}"
+                f"mbl_alpha_min={self.mbl_alpha_min:g} (thresholds of {self.parameter})"
             )
         if self.mbl is not None and self.thermal is not None:
             both = set(map(float, self.mbl)) & set(map(float, self.thermal))
             if both:
                 raise InputError(
-                    f"alpha={sorted(both)[0]:g} is listed as both MBL and thermal: "
-                    "give each alpha one regime"
+                    f"{self.parameter}={sorted(both)[0]:g} is listed as both MBL and thermal: "
+                    f"give each {self.parameter} one regime"
                 )
 
     def of(self, alpha: float) -> str:
@@ -131,17 +138,54 @@ class Regimes:
 
     def describe(self) -> str:
         """One line stating the rule."""
+        p = self.parameter
         mbl = (
-            "alpha in {" + ", ".join(f"{a:g}" for a in self.mbl) + "}"
+            f"{p} in {{" + ", ".join(f"{a:g}" for a in self.mbl) + "}"
             if self.mbl is not None
-            else f"alpha >= {self.mbl_alpha_min:g}"
+            else f"{p} >= {self.mbl_alpha_min:g}"
         )
         th = (
-            "alpha in {" + ", ".join(f"{a:g}" for a in self.thermal) + "}"
+            f"{p} in {{" + ", ".join(f"{a:g}" for a in self.thermal) + "}"
             if self.thermal is not None
-            else f"alpha <= {self.thermal_alpha_max:g}"
+            else f"{p} <= {self.thermal_alpha_max:g}"
         )
-        return f"MBL: {mbl}; thermal: {th}; other alphas: intermediate"
+        other = "alphas" if p == "alpha" else f"values of {p}"
+        return f"MBL: {mbl}; thermal: {th}; other {other}: intermediate"
+
+    @classmethod
+    def for_model(
+        cls,
+        model: str,
+        *,
+        mbl_min: float | None = None,
+        thermal_max: float | None = None,
+        mbl: tuple[float, ...] | None = None,
+        thermal: tuple[float, ...] | None = None,
+    ) -> Regimes:
+        """The regimes of a model family: its scan parameter and default thresholds
+        (:attr:`mbl_avalanche.models.Model.regimes`), any of them overridden.
+
+        A model without default thresholds (a user model) needs ``mbl_min`` and ``thermal_max``
+        (or explicit ``mbl``/``thermal`` values); else :class:`InputError`.
+        """
+        from .models.registry import resolve
+
+        m = resolve(model)
+        th, mb = m.regimes if m.regimes is not None else (None, None)
+        th = thermal_max if thermal_max is not None else th
+        mb = mbl_min if mbl_min is not None else mb
+        if (th is None and thermal is None) or (mb is None and mbl is None):
+            raise InputError(
+                f"model {m.family!r} has no default regimes: give the thresholds "
+                f"(--mbl-min, --thermal-max) of its parameter {m.scan_parameter!r}"
+            )
+        return cls(
+            mbl_alpha_min=float(mb if mb is not None else np.inf),
+            thermal_alpha_max=float(th if th is not None else -np.inf),
+            mbl=mbl,
+            thermal=thermal,
+            parameter=m.scan_parameter or "alpha",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,10 +219,35 @@ def finite(x: Any) -> np.ndarray:
     return a[np.isfinite(a)]
 
 
+def models_in(df: pd.DataFrame) -> list[str]:
+    """The model families of a table (a table without ``model`` holds Floquet samples)."""
+    if "model" not in df.columns:
+        return ["floquet"]
+    return sorted({str(m) for m in df["model"].fillna("floquet")})
+
+
+def select_model(df: pd.DataFrame, model: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The rows of one model: ``model``, or the table's only one (:class:`InputError` if the
+    table holds several and none is chosen, or not the one chosen)."""
+    present = models_in(df)
+    if model is None:
+        if len(present) > 1:
+            raise InputError(
+                f"the table holds several models ({', '.join(present)}): choose one with --model"
+            )
+        model = present[0]
+    if model not in present:
+        raise InputError(f"model={model!r} is not in the table: it holds {', '.join(present)}")
+    if "model" not in df.columns:
+        return df, model
+    return df[df["model"].fillna("floquet").astype(str) == model], model
+
+
 def prepare(df: pd.DataFrame, regimes: Regimes | None = None) -> pd.DataFrame:
     """A copy of ``df`` with a ``regime`` column and the derived columns used by figures/report.
 
-    Adds ``regime`` (from ``alpha``), ``lnGamma`` (``ln Gamma``; NaN where ``Gamma <= 0``),
+    Adds ``disorder`` (the regimes' parameter: ``alpha``, ``W``, ...), ``regime`` (from it),
+    ``lnGamma`` (``ln Gamma``; NaN where ``Gamma <= 0``),
     ``gap_ratio`` (``Gamma2 / Gamma``, else ``1 / cert_gamma_ratio``), ``flagged`` (any accuracy
     flag raised; NaN if no flag column exists) and ``x_over_L`` (from ``x / L`` if only ``x`` is
     present).  ``L`` becomes an integer-valued float column; rows without ``L`` are dropped.
@@ -191,7 +260,15 @@ def prepare(df: pd.DataFrame, regimes: Regimes | None = None) -> pd.DataFrame:
     out["L"] = numeric(out, "L")
     out = out[np.isfinite(out["L"].to_numpy())].copy()
     out["alpha"] = numeric(out, "alpha")
-    out["regime"] = [regimes.of(a) for a in out["alpha"]]
+    if regimes.parameter not in out.columns:
+        raise InputError(
+            f"the table has no column {regimes.parameter!r} (the model's disorder parameter); "
+            f"columns: {', '.join(out.columns[:12])}"
+        )
+    out["disorder"] = pd.to_numeric(out[regimes.parameter], errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    out["regime"] = [regimes.of(a) for a in out["disorder"]]
     g = numeric(out, "Gamma")
     with np.errstate(divide="ignore", invalid="ignore"):
         out["lnGamma"] = np.where(g > 0, np.log(np.where(g > 0, g, 1.0)), np.nan)
@@ -263,9 +340,10 @@ def group_values(df: pd.DataFrame, col: str, by: str = "L") -> dict[int, np.ndar
 
 
 def primary_alpha(df: pd.DataFrame, regime: str) -> float | None:
-    """The alpha of ``regime`` with the most rows (ties: the most extreme alpha), or ``None``."""
+    """The disorder value (``disorder`` of :func:`prepare`, else ``alpha``) of ``regime`` with the
+    most rows (ties: the most extreme value), or ``None``."""
     sub = df[df["regime"] == regime] if "regime" in df.columns else df.iloc[0:0]
-    a = finite(numeric(sub, "alpha"))
+    a = finite(numeric(sub, "disorder" if "disorder" in sub.columns else "alpha"))
     if a.size == 0:
         return None
     vals, counts = np.unique(a, return_counts=True)

@@ -32,32 +32,47 @@ def add_table_arguments(p: argparse.ArgumentParser) -> None:
         "directories, or a .parquet/.csv table",
     )
     p.add_argument(
+        "--model",
+        default=None,
+        help="the model whose samples are used (default: the table's only model)",
+    )
+    p.add_argument(
         "--mbl-alpha-min",
+        "--mbl-min",
+        dest="mbl_alpha_min",
         type=float,
-        default=MBL_ALPHA_MIN,
-        help=f"alpha >= this is MBL (default {MBL_ALPHA_MIN:g})",
+        default=None,
+        help=f"disorder parameter >= this is MBL (default: the model's; Floquet alpha "
+        f">= {MBL_ALPHA_MIN:g}, Heisenberg W >= 8)",
     )
     p.add_argument(
         "--thermal-alpha-max",
+        "--thermal-max",
+        dest="thermal_alpha_max",
         type=float,
-        default=THERMAL_ALPHA_MAX,
-        help=f"alpha <= this is thermal (default {THERMAL_ALPHA_MAX:g})",
+        default=None,
+        help=f"disorder parameter <= this is thermal (default: the model's; Floquet alpha "
+        f"<= {THERMAL_ALPHA_MAX:g}, Heisenberg W <= 1)",
     )
     p.add_argument(
         "--mbl-alpha",
+        "--mbl-values",
+        dest="mbl_alpha",
         type=float,
         nargs="+",
         default=None,
         metavar="A",
-        help="explicit MBL alphas (override --mbl-alpha-min)",
+        help="explicit MBL values of the disorder parameter (override --mbl-min)",
     )
     p.add_argument(
         "--thermal-alpha",
+        "--thermal-values",
+        dest="thermal_alpha",
         type=float,
         nargs="+",
         default=None,
         metavar="A",
-        help="explicit thermal alphas (override --thermal-alpha-max)",
+        help="explicit thermal values of the disorder parameter (override --thermal-max)",
     )
     p.add_argument(
         "--fig4-L",
@@ -71,18 +86,25 @@ def add_table_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="A",
-        help="MBL alpha of Fig. 4 and of the claims (default: most sampled)",
+        help="MBL value of the disorder parameter (alpha, W) of Fig. 4 and of the claims "
+        "(default: most sampled)",
     )
 
 
-def regimes_from_args(args: argparse.Namespace) -> Regimes:
-    """The :class:`~mbl_avalanche.stats.Regimes` that the options ask for."""
-    return Regimes(
-        mbl_alpha_min=args.mbl_alpha_min,
-        thermal_alpha_max=args.thermal_alpha_max,
+def regimes_from_args(args: argparse.Namespace, df: pd.DataFrame) -> tuple[Regimes, str]:
+    """The model (``--model``, else the table's only one) and the
+    :class:`~mbl_avalanche.stats.Regimes` that the options ask for (the model's defaults)."""
+    from ..stats import select_model
+
+    _, model = select_model(df, getattr(args, "model", None))
+    regimes = Regimes.for_model(
+        model,
+        mbl_min=args.mbl_alpha_min,
+        thermal_max=args.thermal_alpha_max,
         mbl=tuple(args.mbl_alpha) if args.mbl_alpha else None,
         thermal=tuple(args.thermal_alpha) if args.thermal_alpha else None,
     )
+    return regimes, model
 
 
 def default_out(outdir: str, name: str) -> Path:
@@ -123,14 +145,16 @@ def make(args: argparse.Namespace, df: pd.DataFrame, out: Path) -> int:
     """Draw the figures of ``df`` into ``out`` and print what was written; returns #written."""
     from ..figures import make_figures
 
+    regimes, model = regimes_from_args(args, df)
     records = make_figures(
         df,
         out,
-        regimes=regimes_from_args(args),
+        regimes=regimes,
         fig4_L=args.fig4_L,
         fig4_alpha=args.fig4_alpha,
         formats=tuple(getattr(args, "format", ("png", "pdf"))),
         only=getattr(args, "only", None),
+        model=model,
     )
     for r in records:
         if r.skipped:

@@ -58,10 +58,12 @@ def make(args: argparse.Namespace, df: pd.DataFrame, out: Path, source: str) -> 
     """Write the report of ``df`` into ``out``, print its summary table; return the paths."""
     from ..report import write_report
 
+    regimes, model = regimes_from_args(args, df)
     md, js, _ = write_report(
         df,
         out,
-        regimes=regimes_from_args(args),
+        model=model,
+        regimes=regimes,
         n_boot=args.n_boot,
         level=args.level,
         seed=args.boot_seed,

@@ -31,14 +31,19 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise InputError(f"--workers={args.workers} is not allowed: it must be an integer >= 1")
     df = run_status(args.outdir)
+    fixed = ("L", "total", "done", "failed", "left", "s_per_sample", "time_left_s")
+    params = [c for c in df.columns if c not in fixed]
+    if df.attrs.get("model", "floquet") != "floquet":
+        print(f"model {df.attrs['model']}")
+    head = "".join(f" {p:>10}" for p in params)
     print(
-        f"{'L':>3} {'alpha':>10} {'done':>8} {'total':>8} {'failed':>7} {'s/sample':>10} "
-        f"{'time left':>11}"
+        f"{'L':>3}{head} {'done':>8} {'total':>8} {'failed':>7} {'s/sample':>10} {'time left':>11}"
     )
-    for r in df.itertuples():
+    for r in df.to_dict("records"):
+        cells = "".join(f" {r[p]:>10g}" for p in params)
         print(
-            f"{r.L:>3} {r.alpha:>10g} {r.done:>8} {r.total:>8} {r.failed:>7} "
-            f"{r.s_per_sample:>10.3g} {format_duration(r.time_left_s / args.workers):>11}"
+            f"{r['L']:>3}{cells} {r['done']:>8} {r['total']:>8} {r['failed']:>7} "
+            f"{r['s_per_sample']:>10.3g} {format_duration(r['time_left_s'] / args.workers):>11}"
         )
     done, total, failed = int(df.done.sum()), int(df.total.sum()), int(df.failed.sum())
     left = float(df.time_left_s.sum()) / args.workers

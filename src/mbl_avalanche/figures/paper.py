@@ -99,6 +99,12 @@ def _require(df: pd.DataFrame, *cols: str) -> None:
         raise Skip(f"columns missing or empty: {', '.join(miss)}")
 
 
+def _sym(regimes: Regimes | None) -> str:
+    """The symbol of the regimes' disorder parameter in labels (``alpha`` -> ``α``)."""
+    p = (regimes or Regimes()).parameter
+    return {"alpha": "α", "epsilon": "ε", "eta": "η"}.get(p, p)
+
+
 def _fmt_alpha(a: float) -> str:
     return f"{a:g}"
 
@@ -147,9 +153,9 @@ def _select_fig4(
         alpha = stats.primary_alpha(df, "MBL")
         if alpha is None:
             raise Skip("no MBL samples (alpha >= the MBL threshold) in the table")
-    sub = mbl[np.isclose(mbl["alpha"].to_numpy(), alpha)] if len(mbl) else mbl
+    sub = mbl[np.isclose(mbl["disorder"].to_numpy(), alpha)] if len(mbl) else mbl
     if len(sub) == 0:
-        sub = df[np.isclose(df["alpha"].to_numpy(), alpha)]
+        sub = df[np.isclose(df["disorder"].to_numpy(), alpha)]
     if len(sub) == 0:
         raise Skip(f"no samples at alpha = {alpha:g}")
     res_cols = [c for c in ("ratio_SABp_SApB", "angle_AB", "zjump_mu_nu") if c in sub.columns]
@@ -193,7 +199,7 @@ def fig2_R(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 36)
     The histogram is of ``log10 R`` (density), drawn against ``R`` on a logarithmic axis; the
     grey dashed line is ``R = 1/2``.  Intermediate alphas are not drawn.
     """
-    _require(df, "R", "L", "alpha")
+    _require(df, "R", "L", "disorder")
     d = df[df["regime"].isin(["MBL", "thermal"])]
     r_all = numeric(d, "R")
     if not (np.isfinite(r_all) & (r_all > 0)).any():
@@ -206,9 +212,9 @@ def fig2_R(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 36)
     peak = 0.0
     for regime in ("thermal", "MBL"):
         sub = d[d["regime"] == regime]
-        alphas = sorted(set(finite(numeric(sub, "alpha"))), reverse=(regime == "MBL"))
+        alphas = sorted(set(finite(numeric(sub, "disorder"))), reverse=(regime == "MBL"))
         for ia, a in enumerate(alphas):
-            groups = stats.group_values(sub[np.isclose(sub["alpha"], a)], "R")
+            groups = stats.group_values(sub[np.isclose(sub["disorder"], a)], "R")
             groups = {L: v[v > 0] for L, v in groups.items() if (v > 0).any()}
             colors = style.regime_colors(regime, len(groups))
             handles = []
@@ -226,7 +232,7 @@ def fig2_R(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: int = 36)
                     )
                 )
             if handles:
-                legends.append((f"{regime}, α = {_fmt_alpha(a)}", handles))
+                legends.append((f"{regime}, {_sym(regimes)} = {_fmt_alpha(a)}", handles))
     ax.axvline(0.5, color=style.REFERENCE_COLOR, ls="--", lw=0.9)
     ax.text(
         0.47,
@@ -417,7 +423,8 @@ def fig4_resonant_set(
     axs = fig.subplots(2, 2, gridspec_kw={"hspace": 0.42, "wspace": 0.24})
     fig.subplots_adjust(top=0.92)
     fig.suptitle(
-        f"α = {_fmt_alpha(alpha)}, L = {L}: near-resonant set (n = {len(sub)} samples)",
+        f"{_sym(regimes)} = {_fmt_alpha(alpha)}, L = {L}: near-resonant set "
+        f"(n = {len(sub)} samples)",
         fontsize=8.5,
         y=0.985,
     )
@@ -517,7 +524,10 @@ def fig4cd_angle_distributions(
         ax.set_xscale("log")
         ax.set_xlim(10 ** edges[0], 10 ** edges[-1])
         ax.set_xlabel(r"demixing angle $\phi$ (rad)")
-        ax.set_title(f"{name} case, α = {_fmt_alpha(alpha)}, L = {L} (n = {len(s)})", fontsize=7.5)
+        ax.set_title(
+            f"{name} case, {_sym(regimes)} = {_fmt_alpha(alpha)}, L = {L} (n = {len(s)})",
+            fontsize=7.5,
+        )
         style.panel_label(ax, label)
         if len(s):
             ax.legend(loc="upper left", bbox_to_anchor=(0.08, 1.0), ncol=2, columnspacing=1.0)
@@ -539,11 +549,11 @@ def fig_x_over_L(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
     d = df[(df["regime"] == "MBL") & np.isfinite(numeric(df, "x_over_L"))]
     if len(d) == 0:
         raise Skip("no MBL sample with a finite x/L")
-    alphas = sorted(set(finite(numeric(d, "alpha"))), reverse=True)[:3]
+    alphas = sorted(set(finite(numeric(d, "disorder"))), reverse=True)[:3]
     fig = style.new_figure(style.COLUMN_WIDTH * len(alphas), 2.4)
     axs = np.atleast_1d(fig.subplots(1, len(alphas), squeeze=False)[0])
     for ax, a in zip(axs, alphas, strict=True):
-        s = d[np.isclose(d["alpha"], a)]
+        s = d[np.isclose(d["disorder"], a)]
         groups = stats.group_values(s, "x_over_L")
         colors = style.regime_colors("MBL", len(groups))
         for (L, v), col in zip(groups.items(), colors, strict=True):
@@ -564,7 +574,7 @@ def fig_x_over_L(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
         ax.set_ylim(0, 1.3 * ax.get_ylim()[1])
         ax.set_xlabel(r"resonance location $x/L$")
         ax.set_ylabel(r"$P(x/L)$")
-        ax.set_title(f"MBL, α = {_fmt_alpha(a)}", fontsize=7.5)
+        ax.set_title(f"MBL, {_sym(regimes)} = {_fmt_alpha(a)}", fontsize=7.5)
         ax.legend(loc="upper left")
     return fig
 
@@ -586,7 +596,7 @@ def fig_zjump(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
         s = df[df["regime"] == reg]
         a = stats.primary_alpha(df, reg)
         assert a is not None  # regs holds only regimes with data
-        s = s[np.isclose(s["alpha"], a)]
+        s = s[np.isclose(s["disorder"], a)]
         groups = stats.group_values(s, "zjump_mu_nu")
         colors = style.regime_colors(reg, len(groups))
         nmax = 1
@@ -599,7 +609,7 @@ def fig_zjump(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
         ax.set_xlim(-0.02, 1.02)
         ax.set_xlabel(r"$Z_\mathrm{jump}(\mu,\nu)$")
         ax.set_ylabel("fraction of samples")
-        ax.set_title(f"{reg}, α = {_fmt_alpha(a)}", fontsize=7.5)
+        ax.set_title(f"{reg}, {_sym(regimes)} = {_fmt_alpha(a)}", fontsize=7.5)
         ax.legend(loc="upper center", ncol=2, columnspacing=1.0)
     return fig
 
@@ -612,8 +622,8 @@ def fig_lnGamma(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
     avalanche reference slope ``-ln 4`` and passes through the MBL fit at its mean ``L``.
     ``Gamma`` is the dimensionless slowest-mode rate (``r_S = 3 gamma Gamma`` per period).
     """
-    _require(df, "lnGamma", "L", "alpha")
-    alphas = sorted(set(finite(numeric(df[np.isfinite(df["lnGamma"])], "alpha"))), reverse=True)
+    _require(df, "lnGamma", "L", "disorder")
+    alphas = sorted(set(finite(numeric(df[np.isfinite(df["lnGamma"])], "disorder"))), reverse=True)
     if not alphas:
         raise Skip("no sample with Gamma > 0")
     fig = style.new_figure(style.COLUMN_WIDTH, 2.6)
@@ -624,7 +634,7 @@ def fig_lnGamma(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
     anchor = None
     all_L: list[float] = []
     for i, a in enumerate(alphas):
-        s = df[np.isclose(df["alpha"], a)]
+        s = df[np.isclose(df["disorder"], a)]
         reg = regime_of[a]
         groups = stats.group_values(s, "lnGamma")
         Ls = np.array(list(groups), dtype=float)
@@ -651,7 +661,7 @@ def fig_lnGamma(df: pd.DataFrame, regimes: Regimes | None = None) -> Figure:
             ms=3.5,
             lw=0.9,
             zorder=3,
-            label=f"α = {_fmt_alpha(a)}{slope}\n   ({_counts_label(ns)} per L)",
+            label=f"{_sym(regimes)} = {_fmt_alpha(a)}{slope}\n   ({_counts_label(ns)} per L)",
         )
         if math.isfinite(fit.slope):
             xx = np.array([Ls.min() - 0.3, Ls.max() + 0.3])
@@ -705,8 +715,8 @@ def fig_gap_ratio(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: in
     n_zero = 0
     for regime in ("thermal", "MBL"):
         sub = d[d["regime"] == regime]
-        for a in sorted(set(finite(numeric(sub, "alpha"))), reverse=(regime == "MBL"))[:1]:
-            groups = stats.group_values(sub[np.isclose(sub["alpha"], a)], "gap_ratio")
+        for a in sorted(set(finite(numeric(sub, "disorder"))), reverse=(regime == "MBL"))[:1]:
+            groups = stats.group_values(sub[np.isclose(sub["disorder"], a)], "gap_ratio")
             colors = style.regime_colors(regime, len(groups))
             handles, ns = [], []
             for (L, v), col in zip(groups.items(), colors, strict=True):
@@ -722,7 +732,7 @@ def fig_gap_ratio(df: pd.DataFrame, regimes: Regimes | None = None, *, nbins: in
                 label = f"L = {L}, median {np.median(r):.2g}"
                 handles.append(ax.stairs(dens, 10**edges, color=col, lw=1.1, label=label))
             if handles:
-                title = f"{regime}, α = {_fmt_alpha(a)} ({_counts_label(ns)} per L)"
+                title = f"{regime}, {_sym(regimes)} = {_fmt_alpha(a)} ({_counts_label(ns)} per L)"
                 legends.append((title, handles))
     ax.axvline(1.0, color=style.REFERENCE_COLOR, ls="--", lw=0.8)
     ax.text(
@@ -783,6 +793,7 @@ def make_figures(
     fig4_alpha: float | None = None,
     formats: Sequence[str] = ("png", "pdf"),
     only: Sequence[str] | None = None,
+    model: str | None = None,
 ) -> list[FigureRecord]:
     """Draw every figure of the paper that the table allows and write it to ``outdir``.
 
@@ -793,21 +804,26 @@ def make_figures(
     outdir : path
         Folder for ``<stem>.png`` and ``<stem>.pdf`` (created).
     regimes : Regimes, optional
-        MBL/thermal split by alpha (default: alpha >= 10 MBL, alpha <= 2 thermal).
+        MBL/thermal split by the model's disorder parameter (default: the model's regimes,
+        :meth:`~mbl_avalanche.stats.Regimes.for_model`; Floquet: alpha >= 10 MBL, alpha <= 2
+        thermal).
     fig4_L, fig4_alpha : optional
-        The ``L`` and MBL alpha of Fig. 4 (default: the most sampled MBL alpha at its largest L
-        with near-resonance data).
+        The ``L`` and MBL disorder value (alpha, W) of Fig. 4 (default: the most sampled MBL
+        value at its largest L with near-resonance data).
     formats : sequence of str
         File formats (default PNG and PDF).
     only : sequence of str, optional
         Draw only these stems.
+    model : str, optional
+        The model whose samples are drawn (default: the table's only model).
 
     Returns
     -------
     list of FigureRecord
         One per figure: the files written, or the note saying why it was skipped.
     """
-    regimes = regimes or Regimes()
+    df, model = stats.select_model(df, model)
+    regimes = regimes or Regimes.for_model(model)
     table = stats.prepare(df, regimes)
     records = []
     with style.style_context():
