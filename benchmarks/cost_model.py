@@ -19,7 +19,8 @@ import time
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from mbl_avalanche import FloquetModel, analyze_sample
+from mbl_avalanche import analyze_sample
+from mbl_avalanche.models import make_model
 from mbl_avalanche.ensemble import run_ensemble
 from mbl_avalanche.resources import sample_seconds
 
@@ -32,7 +33,16 @@ def main() -> None:
     ap.add_argument("--min-L", type=int, default=4)
     ap.add_argument("--max-L", type=int, default=11)
     ap.add_argument("--threads-L", type=int, nargs="*", default=[9, 10, 11])
+    ap.add_argument("--model", default="floquet", help="model family (default floquet)")
+    ap.add_argument("--values", type=float, nargs="+", default=None,
+                    help="values of the model's scan parameter (default: alpha 30, 1; W 10, 2)")
     args = ap.parse_args()
+    from mbl_avalanche.models import resolve
+
+    cls = resolve(args.model)
+    par = cls.scan_parameter
+    values = args.values or ([30.0, 1.0] if args.model == "floquet" else [10.0, 2.0])
+    grid = {"alpha": values} if args.model == "floquet" else {"params": {par: values}}
     blas = [
         f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
     ]
@@ -56,7 +66,7 @@ def main() -> None:
         )
     speedup: dict[int, float] = {}
     for L in args.threads_L:
-        model = FloquetModel(L=L, alpha=30.0)
+        model = make_model(args.model, L, 20230623, {par: values[0]})
         times = {}
         for threads in (1, 2):
             with threadpool_limits(threads):
@@ -67,10 +77,10 @@ def main() -> None:
         speedup[L] = times[1] / times[2]
         print(
             f"L={L}: 1 thread {times[1]:.3f} s, 2 threads {times[2]:.3f} s, speedup "
-            f"{speedup[L]:.2f} (model {sample_seconds(L, 1) / sample_seconds(L, 2):.2f})",
+            f"{speedup[L]:.2f} (model {sample_seconds(L, 1, args.model) / sample_seconds(L, 2, args.model):.2f})",
             flush=True,
         )
-    print("SAMPLE_SECONDS = {" + ", ".join(f"{L}: {v:.3g}" for L, v in measured.items()) + "}")
+    print(f"{args.model}: SAMPLE_SECONDS = {{" + ", ".join(f"{L}: {v:.3g}" for L, v in measured.items()) + "}")
     print("THREAD_SPEEDUP = {" + ", ".join(f"{L}: {v:.2f}" for L, v in speedup.items()) + "}")
 
 

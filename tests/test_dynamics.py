@@ -453,3 +453,22 @@ def test_weak_coupling_meta_is_that_of_the_sample_analysis():
     ref = analyze(u, check=False)
     assert list(ch.result.meta.items()) == list(ref.meta.items())
     assert ch.Gamma == ref.Gamma and np.array_equal(ch.result.c, ref.c)
+
+
+def test_channel_interface_shared_with_the_lindbladian():
+    """The channel states its kind, time unit and the order of its first correction (-gamma), as
+    the Lindbladian does (``tests/test_dynamics_lindblad.py``); sweep rows scale by that order."""
+    ch = _channel(3, gamma=1e-3)
+    assert (ch.kind, ch.time_unit, ch.correction_order) == ("unitary", "periods", 1)
+    assert ch.predicted_rel_error() == -1e-3 and ch.predicted_rel_error(2e-4) == -2e-4
+    sw = gamma_sweep(ch.u, (1e-6, 1e-7), result=ch.result)
+    assert (sw.kind, sw.order, sw.coefficient) == ("unitary", 1, -1.0)
+    for row, rec in zip(sw.rows, sw.records(), strict=True):
+        assert row.order == 1 and row.scaled_error == row.error_over_gamma
+        assert rec["scaled_error"] == rec["error_over_gamma"]
+        assert row.scaled_error == pytest.approx(-1.0, abs=0.01)
+    d = run_dynamics(ch.u, 1e-3, n_times=20, result=ch.result).scalars()
+    assert d["kind"] == "unitary" and d["time_unit"] == "periods" and isinstance(d["t_max"], int)
+    assert d["predicted_rel_diff"] == -1e-3 and d["correction_order"] == 1
+    with pytest.raises(InputError, match="kind="):
+        run_dynamics(ch.u, 1e-3, kind="floquet")  # type: ignore[arg-type]

@@ -4,19 +4,27 @@ Each subcommand lives in its own module of this package, which defines ``registe
 (adding its parser, with ``func`` set as a default) and the function that runs it.  Bad input
 raises :class:`~mbl_avalanche.errors.InputError`; :func:`main` prints its one-line message as
 ``mbl-avalanche: error: ...`` on stderr and exits with code 2.
+
+Exit codes: 0 success; 1 a worker process died (``run``); 2 bad input (one line on stderr);
+130 interrupted (Ctrl-C, SIGTERM to ``run``); 141 the reader of stdout went away (e.g. ``| head``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from ..errors import InputError
 
+#: Exit code when the reader of stdout went away (128 + SIGPIPE, as a shell reports it).
+EXIT_CLOSED_PIPE = 141
+
 __all__ = [
     "COMMAND_MODULES",
+    "EXIT_CLOSED_PIPE",
     "build_parser",
     "main",
 ]
@@ -75,6 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mbl-avalanche: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed by the reader (e.g. piped into head): stop quietly
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
+        except OSError:
+            pass
+        return EXIT_CLOSED_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover
