@@ -164,6 +164,7 @@ def test_verdicts(claims):
         "AB_largest_angle": "consistent",
         "x_over_L_mode": "consistent",
         "lnGamma_slope": "consistent",
+        "avalanche_landmark": "inconclusive",  # only alpha = 1 and 30: a factor 30 apart
         "flagged_fraction": "info",
     }
     assert "faster than 4^-L" in claims["lnGamma_slope"].note
@@ -321,3 +322,28 @@ def test_AB_largest_among_trusted_angles_only():
     assert c.estimate.value == pytest.approx(truth["frac_AB_largest"])
     assert c.extra["trusted_only"]["value"] == 1.0
     assert c.extra["trusted_only"]["n"] == 70
+
+
+@pytest.mark.parametrize(
+    ("pstar", "verdict"), [(28.0, "consistent"), (12.0, "inconsistent"), (80.0, "no data")]
+)
+def test_landmark_claim_judges_alpha_30(pstar, verdict):
+    """On scans with a planted crossing (tests/test_landmark.py): near 30 consistent, far from
+    it inconsistent, beyond the grid no data (not bracketed)."""
+    from test_landmark import scan_table
+
+    df = scan_table(pstar, n=200, grid=(10.0, 15.0, 20.0, 30.0, 40.0, 60.0), Ls=(6, 7, 8))
+    (c,) = [x for x in check_claims(df, n_boot=100) if x.key == "avalanche_landmark"]
+    assert c.verdict == verdict, (c.estimate, c.note)
+    if verdict != "no data":
+        assert c.estimate.low <= pstar <= c.estimate.high
+        assert [g["L"] for g in c.groups] == ["6-7", "7-8", "fit 6-8"]
+
+
+def test_landmark_claim_is_information_for_other_models():
+    from test_landmark import scan_table
+
+    df = scan_table(12.0, n=200, parameter="W", model="heisenberg", Ls=(6, 7, 8))
+    df["Delta"] = 1.0
+    (c,) = [x for x in check_claims(df, n_boot=100) if x.key == "avalanche_landmark"]
+    assert c.verdict == "info" and c.estimate.low <= 12.0 <= c.estimate.high

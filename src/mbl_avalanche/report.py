@@ -37,6 +37,15 @@ between or with fewer than :data:`MIN_SAMPLES` samples:
     Consistent if
     ``|slope / ln 4 + 1| <= LNGAMMA_REL_TOL``; the text says whether the interval lies below
     ``-ln 4`` (Gamma falls faster than ``4^-L``: stable to avalanches), above it, or straddles it.
+``avalanche_landmark``
+    The avalanche landmark (:mod:`mbl_avalanche.landmark`): the disorder value where the slope of
+    mean ``ln Gamma`` between consecutive ``L`` crosses ``-ln 4``, headlined for the largest pair
+    of ``L`` that brackets it, every pair and the joint fit in the breakdown.  The paper's premise
+    is that alpha = 30 is "MBL near the avalanche instability": for the Floquet model the claim
+    is consistent if that crossing lies within a factor :data:`LANDMARK_FACTOR` of 30,
+    inconsistent if its whole interval lies outside, inconclusive if the grid values that bracket
+    it are more than a factor 2 apart (an interpolation over a wide gap, e.g. a run of alpha = 1
+    and 30 only); for other models information only.
 ``flagged_fraction``
     Fraction of samples carrying an accuracy flag (``flags`` or ``cert_*`` booleans); information
     only.
@@ -49,7 +58,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,12 +67,15 @@ import numpy as np
 import pandas as pd
 
 from . import stats
+from .errors import InputError
 from .record import PAIRS
 from .stats import LN4, Estimate, Regimes, finite, numeric
 
 __all__ = [
     "AB_MIN_FRACTION",
     "CLAIMS",
+    "LANDMARK_FACTOR",
+    "LANDMARK_PREMISE",
     "LNGAMMA_REL_TOL",
     "LNGAMMA_TOP_L",
     "MIN_SAMPLES",
@@ -77,6 +89,7 @@ __all__ = [
     "claim_AB_largest",
     "claim_R_le_half",
     "claim_flags",
+    "claim_landmark",
     "claim_lnGamma_slope",
     "claim_median_SAB_SABp",
     "claim_median_SABp_SApB",
@@ -109,6 +122,11 @@ LNGAMMA_REL_TOL = 0.25
 #: ``lnGamma_slope`` is headlined by the fit over the largest this-many ``L`` (the avalanche
 #: criterion concerns the trend at large L); fits over all L are in the breakdown.
 LNGAMMA_TOP_L = 3
+
+#: ``avalanche_landmark`` (Floquet): consistent if the crossing is within this factor of 30.
+LANDMARK_FACTOR = 1.5
+#: The value of the premise ("alpha = 30 is near the avalanche instability").
+LANDMARK_PREMISE = 30.0
 
 #: Below this many samples a verdict is "inconclusive" whatever the numbers.
 MIN_SAMPLES = 10
@@ -632,6 +650,95 @@ def claim_lnGamma_slope(c: _Ctx) -> Claim:
     )
 
 
+def claim_landmark(c: _Ctx) -> Claim:
+    key = "avalanche_landmark"
+    title = f"avalanche landmark {c.p}_c: the slope of mean ln Gamma crosses -ln 4"
+    paper = (
+        "alpha = 30 is MBL near the avalanche instability (Ref. [16]): the slope of mean "
+        "ln Gamma per site is about -ln 4 there"
+    )
+    floquet = c.p == "alpha"
+    lo_t, hi_t = LANDMARK_PREMISE / LANDMARK_FACTOR, LANDMARK_PREMISE * LANDMARK_FACTOR
+    crit = (
+        f"{c.p}_c (largest bracketing pair of L) in [{lo_t:g}, {hi_t:g}]"
+        if floquet
+        else "information only (the premise concerns the Floquet model's alpha)"
+    )
+    from .landmark import landmark
+
+    try:
+        lm = landmark(c.df, c.p, n_boot=c.n_boot, level=c.level, seed=c.seed)
+    except InputError as exc:
+        return _nodata(key, title, paper, crit, str(exc), c.level, c.n_boot)
+
+    def count(Ls: Sequence[int]) -> int:
+        return int(lm.typical[lm.typical["L"].isin(list(Ls))]["n"].sum())
+
+    groups = [
+        {
+            "L": f"{p['L'][0]}-{p['L'][1]}",
+            "value": p["crossing"],
+            "low": p["low"],
+            "high": p["high"],
+            "n": count(p["L"]),
+            "reason": p["reason"] or "",
+        }
+        for p in lm.pairs
+    ]
+    fit = lm.fit
+    if fit.get("L"):
+        groups.append(
+            {
+                "L": f"fit {fit['L'][0]}-{fit['L'][1]}",
+                "value": fit["crossing"],
+                "low": fit["low"],
+                "high": fit["high"],
+                "n": count(fit.get("Ls", [])),
+                "reason": fit.get("reason") or "",
+            }
+        )
+    for g in groups:
+        for k in ("value", "low", "high"):
+            g[k] = math.nan if g[k] is None else float(g[k])
+    bracketed = [p for p in lm.pairs if p["crossing"] is not None]
+    if not bracketed:
+        why = "; ".join(f"L={p['L'][0]}-{p['L'][1]}: {p['reason']}" for p in lm.pairs)
+        return _nodata(
+            key, title, paper, crit, why or "needs >= 2 L and >= 2 values", c.level, c.n_boot
+        )
+    head = bracketed[-1]
+    n = count(head["L"])
+    low = math.nan if head["low"] is None else float(head["low"])
+    high = math.nan if head["high"] is None else float(head["high"])
+    est = Estimate(float(head["crossing"]), low, high, n, c.level, c.n_boot)
+    values = np.array(lm.values)
+    below, above = values[values <= est.value], values[values >= est.value]
+    gap = float(above.min() / below.max()) if below.size and above.size and below.max() > 0 else 1
+    if not floquet:
+        verdict = "info"
+    elif gap > 2.0:
+        verdict = "inconclusive"
+    else:
+        verdict = verdict_within(est, lo_t, hi_t)
+    note = f"pair L={head['L'][0]}-{head['L'][1]}; grid values around it a factor {gap:.3g} apart"
+    if gap > 2.0:
+        note += " (more than 2: an interpolation over a wide gap)"
+    if head.get("note"):
+        note += f"; {head['note']}"
+    return Claim(
+        key,
+        title,
+        paper,
+        crit,
+        f"pairs of consecutive L, all {c.p}",
+        est,
+        verdict,
+        groups,
+        note=note,
+        extra={"landmark": lm.to_dict()},
+    )
+
+
 def claim_flags(c: _Ctx) -> Claim:
     key = "flagged_fraction"
     title = "fraction of samples carrying an accuracy flag"
@@ -680,6 +787,7 @@ CLAIMS: tuple[Callable[[_Ctx], Claim], ...] = (
     claim_AB_largest,
     claim_x_mode,
     claim_lnGamma_slope,
+    claim_landmark,
     claim_flags,
 )
 
