@@ -1,6 +1,7 @@
 """Measure the per-sample cost model of ``mbl_avalanche.resources`` (seconds per sample, per L).
 
-For each ``L`` the script runs a small ensemble (alpha = 30 and 1 alternating, one worker, one
+For each ``L`` the script runs a small ensemble (alpha = 30 and 1, or W = 10 and 2 for
+``--model heisenberg``, alternating; one worker, one
 BLAS thread) through :func:`mbl_avalanche.ensemble.run_ensemble` into a temporary run directory
 and divides the wall time by the number of samples: what a user pays per sample, analysis plus
 the runner's bookkeeping (task list, records, crash-safe shards).  For the larger ``L`` it also
@@ -9,6 +10,7 @@ times single samples with two BLAS threads.  It prints a table and the two dicts
 value to the model's current prediction (a ratio far from 1 means the model needs updating).
 
     OMP_NUM_THREADS=1 python benchmarks/cost_model.py [--max-L 11] [--threads-L 9 10 11]
+    OMP_NUM_THREADS=1 python benchmarks/cost_model.py --model heisenberg --max-L 14
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import time
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from mbl_avalanche import analyze_sample
-from mbl_avalanche.models import make_model
 from mbl_avalanche.ensemble import run_ensemble
+from mbl_avalanche.models import make_model
 from mbl_avalanche.resources import sample_seconds
 
 #: Samples per (L, alpha) so that each L takes some seconds.
 SAMPLES = {4: 200, 5: 150, 6: 100, 7: 50, 8: 20, 9: 6, 10: 2, 11: 1, 12: 1}
+#: The same for the sector-by-sector XXZ chain (about 8x cheaper per L at L >= 10).
+SAMPLES_SECTORS = {4: 200, 5: 150, 6: 100, 7: 60, 8: 40, 9: 20, 10: 8, 11: 4, 12: 2, 13: 1, 14: 1}
 
 
 def main() -> None:
@@ -34,8 +38,13 @@ def main() -> None:
     ap.add_argument("--max-L", type=int, default=11)
     ap.add_argument("--threads-L", type=int, nargs="*", default=[9, 10, 11])
     ap.add_argument("--model", default="floquet", help="model family (default floquet)")
-    ap.add_argument("--values", type=float, nargs="+", default=None,
-                    help="values of the model's scan parameter (default: alpha 30, 1; W 10, 2)")
+    ap.add_argument(
+        "--values",
+        type=float,
+        nargs="+",
+        default=None,
+        help="values of the model's scan parameter (default: alpha 30, 1; W 10, 2)",
+    )
     args = ap.parse_args()
     from mbl_avalanche.models import resolve
 
@@ -50,18 +59,25 @@ def main() -> None:
     print(f"{'L':>3} {'samples':>8} {'s/sample':>10} {'model':>10} {'measured/model':>15}")
     measured: dict[int, float] = {}
     for L in range(args.min_L, args.max_L + 1):
-        n = SAMPLES.get(L, 1)
+        n = (SAMPLES if args.model == "floquet" else SAMPLES_SECTORS).get(L, 1)
         with tempfile.TemporaryDirectory() as d:
             t0 = time.perf_counter()
             s = run_ensemble(
-                d, L=[L], alpha=[30.0, 1.0], samples=n, workers=1, threads=1, progress=False
+                d,
+                L=[L],
+                model=args.model,
+                **grid,
+                samples=n,
+                workers=1,
+                threads=1,
+                progress=False,
             )
             wall = time.perf_counter() - t0
         per = wall / (s.computed_ok + s.computed_failed)
         measured[L] = per
+        pred = sample_seconds(L, 1, args.model)
         print(
-            f"{L:>3} {2 * n:>8} {per:>10.4f} {sample_seconds(L):>10.4f} "
-            f"{per / sample_seconds(L):>15.2f}",
+            f"{L:>3} {len(values) * n:>8} {per:>10.4f} {pred:>10.4f} {per / pred:>15.2f}",
             flush=True,
         )
     speedup: dict[int, float] = {}
@@ -77,10 +93,15 @@ def main() -> None:
         speedup[L] = times[1] / times[2]
         print(
             f"L={L}: 1 thread {times[1]:.3f} s, 2 threads {times[2]:.3f} s, speedup "
-            f"{speedup[L]:.2f} (model {sample_seconds(L, 1, args.model) / sample_seconds(L, 2, args.model):.2f})",
+            f"{speedup[L]:.2f} (model "
+            f"{sample_seconds(L, 1, args.model) / sample_seconds(L, 2, args.model):.2f})",
             flush=True,
         )
-    print(f"{args.model}: SAMPLE_SECONDS = {{" + ", ".join(f"{L}: {v:.3g}" for L, v in measured.items()) + "}")
+    print(
+        f"{args.model}: SAMPLE_SECONDS = {{"
+        + ", ".join(f"{L}: {v:.3g}" for L, v in measured.items())
+        + "}"
+    )
     print("THREAD_SPEEDUP = {" + ", ".join(f"{L}: {v:.2f}" for L, v in speedup.items()) + "}")
 
 

@@ -420,8 +420,11 @@ def analyze_sectors(
 
     The eigensolver (:func:`mbl_avalanche.spectrum.diagonalize_sectors`) costs about
     ``sum_n binom(L, n)**3`` and the rate matrix (:func:`mbl_avalanche.bath.rate_matrix_sectors`)
-    is built from the block eigenvectors; the slowest mode, the top pair and the near-resonant
-    set are those of :func:`analyze`.  The certificate's orthonormality and eigen-residual are
+    is built from the block eigenvectors; it is block tridiagonal in the sectors, so for
+    ``N >= 1024`` the slowest modes come from a block-Cholesky subspace iteration
+    (:func:`mbl_avalanche.bath.slowest_modes` with ``groups``, cost about ``sum_n binom(L, n)**3``
+    instead of ``N**3``); the top pair and the near-resonant set are those of
+    :func:`analyze`.  The certificate's orthonormality and eigen-residual are
     exact max-norms over the blocks.  ``sectors`` must partition the basis and the Hamiltonian
     must conserve it (``X_L``, ``Y_L`` connect neighbouring sectors, ``Z_L`` stays in one).
     """
@@ -440,6 +443,7 @@ def analyze_sectors(
         kind="hamiltonian",
         rates=lambda: bath.rate_matrix_sectors(spec.blocks or [], n),
         certify=lambda: spectrum.certify_sectors(spec),
+        groups=bath.sector_groups(spec.blocks or []),
         keep_S=keep_S,
         resonances=resonances,
         demixing_measure=demixing_measure,
@@ -464,12 +468,16 @@ def _after_spectrum(
     meta: dict[str, Any],
     timings: dict[str, float],
     exact_certificate: bool,
+    groups: Sequence[np.ndarray] | None = None,
 ) -> SampleResult:
-    """The stages after the spectrum: rates, slowest mode, top pair, certificate, resonance."""
+    """The stages after the spectrum: rates, slowest mode, top pair, certificate, resonance.
+
+    ``groups``: a partition in which ``S`` is block tridiagonal (sectors), for the slow modes.
+    """
     with clock.stage("rates"):
         s = rates()
     with clock.stage("slowest_mode"):
-        modes = bath.slowest_modes(s)
+        modes = bath.slowest_modes(s, groups=groups)
 
     with clock.stage("rest"):
         top = bath.top_pair(s, modes.c, modes.Gamma)
@@ -541,6 +549,11 @@ def analyze_sample(model: Model, sample: int, **kwargs: Any) -> SampleResult:
     if model.kind == "hamiltonian":
         sectors = model.sectors()
         if sectors is not None:
+            if not builtin and sum(len(s) for s in sectors) != model.N:
+                raise InputError(
+                    f"model {model.family!r} at L={model.L} is not allowed: its sectors hold "
+                    f"{sum(len(s) for s in sectors)} states, not 2**L = {model.N}"
+                )
             blocks = model.sector_blocks(sample)
             timings = {"build": time.perf_counter() - t0}
             kwargs.pop("method", None)
@@ -549,10 +562,14 @@ def analyze_sample(model: Model, sample: int, **kwargs: Any) -> SampleResult:
                 blocks, sectors, check=not builtin, meta=meta, timings=timings, **kwargs
             )
         h = model.operator(sample)
+        if not builtin:
+            _check_shape(model, h)
         timings = {"build": time.perf_counter() - t0}
         kwargs.pop("method", None)
         return analyze(h, "hamiltonian", check=not builtin, meta=meta, timings=timings, **kwargs)
     box = [model.operator(sample)]
+    if not builtin:
+        _check_shape(model, box[0])
     t_build = time.perf_counter() - t0
 
     def build() -> np.ndarray:  # the first call hands over the built U, later calls rebuild
@@ -565,6 +582,16 @@ def analyze_sample(model: Model, sample: int, **kwargs: Any) -> SampleResult:
     return analyze(
         build, "unitary", check=not builtin, meta=meta, timings={"build": t_build}, **kwargs
     )
+
+
+def _check_shape(model: Model, op: Any) -> None:
+    """A user model's operator must be ``2**L`` square (one-line :class:`InputError`)."""
+    shape = np.shape(op)
+    if shape != (model.N, model.N):
+        raise InputError(
+            f"model {model.family!r} at L={model.L} is not allowed: its operator has shape "
+            f"{shape}, it must be 2**L x 2**L = {model.N}x{model.N}"
+        )
 
 
 def circuit_apply(model: FloquetModel, sample: int) -> Callable[[np.ndarray], np.ndarray]:

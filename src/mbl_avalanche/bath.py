@@ -39,6 +39,7 @@ from ._repr import compact_repr
 from .backend import array_module, to_host
 
 __all__ = [
+    "BLOCK_SOLVER_MIN_STATES",
     "EPS",
     "SlowModes",
     "TopPair",
@@ -53,6 +54,7 @@ __all__ = [
     "rayleigh_gap",
     "resolution_of",
     "row_sum_error",
+    "sector_groups",
     "slowest_modes",
     "top_contributions",
     "top_pair",
@@ -206,6 +208,21 @@ def rate_matrix_sectors(blocks: Sequence[Any], n: int) -> np.ndarray:
         s[np.ix_(blk.states, nxt.states)] = x
         s[np.ix_(nxt.states, blk.states)] = x.T
     return s
+
+
+def sector_groups(blocks: Sequence[Any]) -> list[np.ndarray]:
+    """Global eigenstate indices of each sector, in the order of the number of down spins.
+
+    In this order the rate matrix of :func:`rate_matrix_sectors` is block tridiagonal (``Z_L``
+    inside a sector, ``X_L``, ``Y_L`` between neighbouring ones): the structure that
+    :func:`slowest_modes` uses when given ``groups``.
+    """
+    by_sector = {}
+    for blk in blocks:
+        basis = np.asarray(blk.basis)
+        if basis.size:
+            by_sector[bin(int(basis[0])).count("1")] = np.asarray(blk.states)
+    return [by_sector[p] for p in sorted(by_sector)]
 
 
 def rate_matrix_dense(v: np.ndarray) -> np.ndarray:
@@ -494,7 +511,9 @@ def resolution_of(n: int, lap_norm: float) -> float:
     return float(np.sqrt(n) * EPS * max(lap_norm, EPS))
 
 
-def slowest_modes(s: np.ndarray, n_modes: int = 6) -> SlowModes:
+def slowest_modes(
+    s: np.ndarray, n_modes: int = 6, *, groups: Sequence[np.ndarray] | None = None
+) -> SlowModes:
     """Slowest modes of the rate matrix ``S`` by the deflated Laplacian (conventions, sections 2
     and 4).
 
@@ -504,6 +523,13 @@ def slowest_modes(s: np.ndarray, n_modes: int = 6) -> SlowModes:
         Rate matrix of Eq. (3) (its diagonal is ignored).
     n_modes : int
         How many of the smallest nonzero Laplacian eigenvalues to compute (``>= 2``).
+    groups : sequence of index arrays, optional
+        A partition of the states in which ``S`` is block tridiagonal (``S`` vanishes between
+        groups ``i`` and ``j`` with ``|i - j| >= 2``; :func:`sector_groups` of a chain that
+        conserves ``S^z``).  The slow modes then come from subspace iteration with the shifted
+        Laplacian factorised block by block (:func:`_slow_subspace_blocks`, cost about
+        ``sum_i b_i**3`` instead of ``N**3``) when ``N >= BLOCK_SOLVER_MIN_STATES``; otherwise,
+        or if that iteration does not converge, from a dense eigensolver.
 
     Notes
     -----
@@ -522,6 +548,20 @@ def slowest_modes(s: np.ndarray, n_modes: int = 6) -> SlowModes:
     xp = array_module(s)
     n = s.shape[0]
     k = min(max(2, n_modes), n - 1)
+    solved = None
+    if groups is not None and xp is np and len(groups) > 2 and n >= BLOCK_SOLVER_MIN_STATES:
+        solved = _slow_subspace_blocks(s, groups, k)
+    if solved is not None:
+        vals, modes, lap_norm = solved
+    else:
+        vals, modes, lap_norm = _slow_subspace_dense(s, k)
+    return _refine_slow_modes(s, vals, modes, lap_norm)
+
+
+def _slow_subspace_dense(s: np.ndarray, k: int) -> tuple[np.ndarray, Any, float]:
+    """The ``k`` smallest nonzero Laplacian eigenpairs from a dense eigensolver (``dsyevr``)."""
+    xp = array_module(s)
+    n = s.shape[0]
     lap = xp.negative(s)
     idx = xp.arange(n)
     lap[idx, idx] = 0.0
@@ -550,7 +590,127 @@ def slowest_modes(s: np.ndarray, n_modes: int = 6) -> SlowModes:
     modes = xp.zeros((n, k))
     modes[1:] = vecs
     modes -= 2.0 * xp.outer(w, w @ modes)  # back through H
-    vals = np.asarray(to_host(vals))
+    return np.asarray(to_host(vals)), modes, lap_norm
+
+
+#: Smallest ``N`` at which :func:`slowest_modes` uses the block-tridiagonal solver when given
+#: ``groups`` (below it the dense solver is faster: ``benchmarks/sectors.py``).
+BLOCK_SOLVER_MIN_STATES = 1024
+
+#: Subspace iteration of :func:`_slow_subspace_blocks`: block size ``k + _EXTRA_VECTORS``, at
+#: most ``_MAX_ITERATIONS`` sweeps, converged when every wanted unit Ritz vector has a residual
+#: ``||K x - mu x||`` below ``_ITERATION_TOL * ||Lap||`` (a dense eigensolver's is ~eps ||Lap||).
+_EXTRA_VECTORS = 8
+_MAX_ITERATIONS = 400
+_ITERATION_TOL = 1e-13
+
+
+def _slow_subspace_blocks(
+    s: np.ndarray, groups: Sequence[np.ndarray], k: int
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The ``k`` smallest nonzero Laplacian eigenpairs of a block-tridiagonal ``S``.
+
+    ``K = Lap + tau 1`` (``tau`` = the dense solver's resolution :func:`resolution_of`, so that
+    ``K`` is safely positive definite while the spectrum below ``tau`` is no more compressed than
+    a dense eigensolver leaves it) is factorised by block Cholesky in the order of ``groups``:
+    ``K_ii - C_{i-1}^T C_{i-1} = L_i L_i^T``, ``C_i = L_i^{-1} K_{i,i+1}``, cost
+    ``sum_i (b_i**3 / 3 + b_i**2 b_{i+1})``.  Subspace iteration with Rayleigh-Ritz on
+    ``P K^{-1} P`` (``P`` projects out the uniform vector, an exact eigenvector of ``K``) gives
+    the largest eigenvalues ``1 / (lambda_j + tau)``, i.e. the slowest modes; a sweep costs two
+    block-triangular solves with ``k + 8`` right-hand sides.  Returns ``None`` (the caller uses
+    the dense solver) if the factorisation fails or the iteration does not converge.
+    """
+    from scipy.linalg import LinAlgError, cholesky, solve_triangular
+
+    n = s.shape[0]
+    idx = [np.asarray(g, dtype=np.int64) for g in groups if len(g)]
+    if sum(g.size for g in idx) != n:
+        raise ValueError("groups must partition the states of S")
+    diag_s = np.diagonal(s)
+    degree = s.sum(axis=1) - diag_s  # row sums of the off-diagonal S: the Laplacian's diagonal
+    lap_norm = 2.0 * float(np.max(degree))
+    tau = resolution_of(n, lap_norm)
+    factors: list[np.ndarray] = []
+    couplings: list[np.ndarray] = []
+    prev: np.ndarray | None = None
+    try:
+        for i, g in enumerate(idx):
+            d = np.negative(s[np.ix_(g, g)])
+            d[np.diag_indices_from(d)] = degree[g] + tau
+            if prev is not None:
+                d -= prev.T @ prev
+            f = cholesky(d, lower=True, overwrite_a=True, check_finite=False)
+            factors.append(f)
+            if i + 1 < len(idx):
+                b = np.negative(s[np.ix_(g, idx[i + 1])])
+                prev = solve_triangular(f, b, lower=True, overwrite_b=True, check_finite=False)
+                couplings.append(prev)
+    except LinAlgError:
+        return None
+
+    def solve(x: np.ndarray) -> np.ndarray:
+        """``K^{-1} x`` (forward then backward block substitution)."""
+        z = []
+        carry = None
+        for i, g in enumerate(idx):
+            r = x[g]
+            if carry is not None:
+                r = r - couplings[i - 1].T @ carry
+            carry = solve_triangular(factors[i], r, lower=True, check_finite=False)
+            z.append(carry)
+        out = np.empty_like(x)
+        carry = None
+        for i in range(len(idx) - 1, -1, -1):
+            r = z[i]
+            if carry is not None:
+                r = r - couplings[i] @ carry
+            carry = solve_triangular(factors[i], r, lower=True, trans="T", check_finite=False)
+            out[idx[i]] = carry
+        return out
+
+    def multiply(x: np.ndarray) -> np.ndarray:
+        """``K x`` through the factors (``K = F F^T``, ``F`` block lower bidiagonal)."""
+        w = []
+        for i, g in enumerate(idx):
+            r = factors[i].T @ x[g]
+            if i + 1 < len(idx):
+                r += couplings[i] @ x[idx[i + 1]]
+            w.append(r)
+        out = np.empty_like(x)
+        for i, g in enumerate(idx):
+            r = factors[i] @ w[i]
+            if i > 0:
+                r += couplings[i - 1].T @ w[i - 1]
+            out[g] = r
+        return out
+
+    m = min(n - 1, k + _EXTRA_VECTORS)
+    rng = np.random.default_rng(0x5EC7)  # a fixed start: the result does not depend on it
+    x = rng.standard_normal((n, m))
+    x -= x.mean(axis=0)
+    x, _ = np.linalg.qr(x)
+    target = _ITERATION_TOL * lap_norm
+    for _ in range(_MAX_ITERATIONS):
+        y = solve(x)
+        y -= y.mean(axis=0)  # P: the uniform vector is an exact eigenvector of K
+        t = x.T @ y
+        theta, z = np.linalg.eigh(0.5 * (t + t.T))
+        theta, z = theta[::-1], z[:, ::-1]  # largest 1 / (lambda + tau) first
+        if theta[k - 1] > 0:
+            ritz = x @ z[:, :k]
+            mu = 1.0 / theta[:k]  # lambda + tau
+            resid = np.linalg.norm(multiply(ritz) - ritz * mu, axis=0)
+            if np.all(resid <= target):
+                return mu - tau, ritz, lap_norm
+        x, _ = np.linalg.qr(y @ z)
+    return None
+
+
+def _refine_slow_modes(s: np.ndarray, vals: np.ndarray, modes: Any, lap_norm: float) -> SlowModes:
+    """Rayleigh-Ritz in the span of the computed slow modes, ``Gamma`` and its error bounds."""
+    xp = array_module(s)
+    n = s.shape[0]
+    k = modes.shape[1]
     # Rayleigh-Ritz refinement with the accurate (positive) form of Eq. (5), restricted to the
     # slow block so that the small eigenproblem's own rounding (eps x its largest entry) stays
     # at the scale of the slow gaps; couplings to the fast Ritz vectors are O(eps) and bounded.
