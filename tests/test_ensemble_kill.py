@@ -8,16 +8,27 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import subprocess_env
 from mbl_avalanche.ensemble import drop_volatile, load_run, run_ensemble
 from mbl_avalanche.ensemble.store import scan, shard_files
 
-ARGS = ["--L", "6", "7", "--alpha", "30", "1", "--samples", "16", "--chunk", "2"]
-GRID = dict(L=[6, 7], alpha=[30.0, 1.0], samples=16, chunk=2)
+FLOQUET = (
+    ["--L", "6", "7", "--alpha", "30", "1", "--samples", "16", "--chunk", "2"],
+    dict(L=[6, 7], alpha=[30.0, 1.0], samples=16, chunk=2),
+    ["L", "alpha", "sample"],
+)
+HEISENBERG = (
+    ["--model", "heisenberg", "--L", "8", "9", "--W", "2", "20", "--samples", "16", "--chunk", "2"],
+    dict(model="heisenberg", params={"W": [2.0, 20.0]}, L=[8, 9], samples=16, chunk=2),
+    ["L", "W", "sample"],
+)
 
 
-def test_kill9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
+@pytest.mark.parametrize("case", [FLOQUET, HEISENBERG], ids=["floquet", "heisenberg"])
+def test_kill9_at_random_moments_then_resume_equals_uninterrupted(tmp_path, case):
+    ARGS, GRID, key = case
     ref = tmp_path / "ref"
     run_ensemble(ref, progress=False, **GRID)
     reference = drop_volatile(load_run(ref))
@@ -61,7 +72,7 @@ def test_kill9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
         sc = scan(out)
         assert sc.corrupt == []  # nothing half-written is ever visible
         df = load_run(out)
-        assert df[["L", "alpha", "sample"]].duplicated().sum() == 0
+        assert df[key].duplicated().sum() == 0
         # every saved record is exactly the uninterrupted run's record
         merged = drop_volatile(df).merge(reference, how="left", indicator=True)
         assert (merged["_merge"] == "both").all()

@@ -75,6 +75,18 @@ SCAN_PARAMETER = {"floquet": "alpha", "heisenberg": "W"}
 #: Model of a table without a ``model`` column (record version 1 knew only the Floquet circuit).
 _DEFAULT_MODEL = "floquet"
 
+
+def _user_scan_parameter(model: str) -> str | None:
+    """The ``scan_parameter`` a user model class declares (``None`` if it cannot be imported
+    or declares none)."""
+    from .models.registry import resolve
+
+    try:
+        return resolve(model).scan_parameter or None
+    except InputError:
+        return None
+
+
 _TYPICAL_COLUMNS = ("L", "n", "mean_lnGamma", "low", "high", "sem")
 _SLOPE_COLUMNS = ("L1", "L2", "slope", "low", "high", "sem", "n1", "n2")
 
@@ -390,6 +402,8 @@ def _select(
         model = _DEFAULT_MODEL
     if parameter is None:
         parameter = SCAN_PARAMETER.get(str(model)) if model is not None else None
+        if parameter is None and model is not None:
+            parameter = _user_scan_parameter(str(model))
         if parameter is None:
             raise InputError(
                 f"model {model!r} has no known scan parameter: give parameter= (--parameter), "
@@ -503,7 +517,8 @@ def landmark(
         (optionally ``model`` and ``status``; see the module's conventions for the rows used).
     parameter : str, optional
         The scanned column; default: the model's scan parameter (:data:`SCAN_PARAMETER`:
-        ``floquet`` -> ``alpha``, ``heisenberg`` -> ``W``).  Larger = more disordered.
+        ``floquet`` -> ``alpha``, ``heisenberg`` -> ``W``; a user model's ``scan_parameter``
+        if its class can be imported).  Larger = more disordered.
     model : str, optional
         The model family to use (required when the table holds several).
     top : int

@@ -49,6 +49,7 @@ __all__ = [
     "Progress",
     "RunSummary",
     "WorkerDied",
+    "check_user_model",
     "format_duration",
     "plan_workers",
     "run_ensemble",
@@ -221,6 +222,22 @@ def plan_workers(cfg: RunConfig, max_L: int, log: TextIO) -> tuple[int, int]:
     return workers, threads
 
 
+def check_user_model(cfg: RunConfig) -> None:
+    """Build sample 0 of a user model at the run's smallest ``L`` and first grid point and check
+    it (:func:`mbl_avalanche.models.custom.check_model_operator`): a model that returns a
+    wrong-sized, non-Hermitian or non-unitary matrix stops the run with one line at once instead
+    of failing every sample.  Built-in models are not checked (their tests do that)."""
+    from ..models import make_model, resolve
+    from ..models.custom import check_model_operator
+
+    cls = resolve(cfg.model)
+    if cls.__module__.startswith("mbl_avalanche."):
+        return
+    points = cfg.points()
+    model = make_model(cfg.model, min(cfg.L), cfg.seed, dict(points[0]) if points else {})
+    check_model_operator(model, 0)
+
+
 def run_ensemble(
     outdir: str | Path,
     *,
@@ -272,6 +289,7 @@ def run_ensemble(
     cfg = config if config is not None else make_config(config_file, **keys)
     if shard is not None:
         shard = check_shard(shard)
+    check_user_model(cfg)
     out = Path(outdir)
     store.init_run(out, cfg)
     store.remove_stale_temporaries(out)

@@ -14,7 +14,14 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["DEFAULT_TOL", "chain_length", "check_hermitian", "check_unitary", "load_matrix"]
+__all__ = [
+    "DEFAULT_TOL",
+    "chain_length",
+    "check_hermitian",
+    "check_model_operator",
+    "check_unitary",
+    "load_matrix",
+]
 
 #: Default tolerance on ``max|U^dagger U - 1|`` and ``max|H - H^dagger|`` (relative to ``max|H|``).
 DEFAULT_TOL = 1e-10
@@ -87,3 +94,72 @@ def load_matrix(path: str | os.PathLike[str], what: str = "matrix") -> np.ndarra
             )
         obj = obj[names[0]]
     return np.asarray(obj)
+
+
+def check_model_operator(model: object, sample: int = 0) -> None:
+    """Check that a model's sample ``sample`` is what its ``kind`` promises, of size ``2**L``.
+
+    Builds the operator (or, for a model that declares sectors, its sector blocks) and raises a
+    one-line :class:`InputError` naming the model if it has the wrong shape, is not finite, is
+    not Hermitian (``kind="hamiltonian"``) or not unitary (``kind="unitary"``) to
+    :data:`DEFAULT_TOL`.  The ensemble runner calls it once for a user model before computing,
+    so that a model which cannot work stops the run at once.
+    """
+    L = model.L  # type: ignore[attr-defined]
+    kind = model.kind  # type: ignore[attr-defined]
+    name = f"model {model.family!r} at L={L}"  # type: ignore[attr-defined]
+    n = 2**L
+    try:
+        sectors = model.sectors() if kind == "hamiltonian" else None  # type: ignore[attr-defined]
+        if sectors is not None:
+            blocks = model.sector_blocks(sample)  # type: ignore[attr-defined]
+            sizes = sorted(int(np.size(s)) for s in sectors)
+            if sum(sizes) != n:
+                raise InputError(
+                    f"{name} is not allowed: its sectors hold {sum(sizes)} states, not 2**L = {n}"
+                )
+            for s, b in zip(sectors, blocks, strict=False):
+                a = np.asarray(b)
+                if a.shape != (len(s), len(s)):
+                    raise InputError(
+                        f"{name} is not allowed: a sector block of shape {a.shape} for a sector "
+                        f"of {len(s)} states"
+                    )
+                _check_kind(a, kind, name)
+            return
+        op = np.asarray(model.operator(sample))  # type: ignore[attr-defined]
+    except InputError:
+        raise
+    except Exception as exc:  # a user model may raise anything
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(
+            f"{name} is not allowed: building sample {sample} failed ({msg})"
+        ) from None
+    if op.shape != (n, n):
+        raise InputError(
+            f"{name} is not allowed: its operator has shape {op.shape}, it must be "
+            f"2**L x 2**L = {n}x{n}"
+        )
+    _check_kind(op, kind, name)
+
+
+def _check_kind(a: np.ndarray, kind: str, name: str) -> None:
+    if not np.issubdtype(a.dtype, np.number) or not np.all(np.isfinite(a)):
+        raise InputError(
+            f"{name} is not allowed: its operator has non-numeric or non-finite entries"
+        )
+    if kind == "hamiltonian":
+        scale = max(float(np.max(np.abs(a))), 1e-300) if a.size else 1.0
+        err = float(np.max(np.abs(a - a.conj().T))) / scale if a.size else 0.0
+        if not err <= DEFAULT_TOL:
+            raise InputError(
+                f"{name} is not allowed: kind='hamiltonian' but max|H - H^dagger|/max|H| = "
+                f"{err:.3g} exceeds {DEFAULT_TOL:g}"
+            )
+    else:
+        err = float(np.max(np.abs(a.conj().T @ a - np.eye(a.shape[0])))) if a.size else 0.0
+        if not err <= DEFAULT_TOL:
+            raise InputError(
+                f"{name} is not allowed: kind='unitary' but max|U^dagger U - 1| = {err:.3g} "
+                f"exceeds {DEFAULT_TOL:g}"
+            )
