@@ -233,6 +233,40 @@ def test_several_crossings_take_the_smallest_parameter():
     assert pair["low"] < pair["crossing"] < pair["high"] < 15.0
 
 
+def test_cells_below_double_precision_are_left_out(flat_table, flat):
+    """A cell where many Gamma are flagged below precision (their values only upper bounds) is
+    left out: here the alpha = 60, L = 10 cell, 40% flagged, with its flagged Gamma inflated
+    (as the real ones are); the landmark is then that of the table without the cell."""
+    t = flat_table.copy()
+    t["cert_gamma_below_precision"] = False
+    cell = (t["alpha"] == 60.0) & (t["L"] == 10)
+    hit = t.index[cell][: int(0.4 * N)]
+    t.loc[hit, "cert_gamma_below_precision"] = True
+    t.loc[hit, "Gamma"] *= 1e6
+    r = landmark(t, n_boot=N_BOOT, level=0.99, seed=1)
+    assert r.excluded == [{"alpha": 60.0, "L": 10, "n": N, "below_precision": 0.4}]
+    assert r.dropped == {"below_precision": N}
+    ref = landmark(flat_table[~cell], n_boot=N_BOOT, level=0.99, seed=1)
+    strip = [{k: v for k, v in p.items() if k != "note"} for p in r.pairs]
+    assert strip == [{k: v for k, v in p.items() if k != "note"} for p in ref.pairs]
+    assert r.pairs[:3] == flat.pairs[:3]
+    assert "alpha = 60 (40% at L = 10) left out: Gamma below double precision" in r.pairs[3]["note"]
+    assert "alpha = 60 (40% at L = 10)" in r.fit["note"]
+    assert r.to_dict()["excluded"][0]["below_precision"] == 0.4
+    # the share is a choice: at or below it the cell stays, and then biases the last pair
+    kept = landmark(t, n_boot=N_BOOT, level=0.99, seed=1, max_below_precision=0.4)
+    assert kept.excluded == []
+    sl = kept.slopes
+    biased = sl[(sl.alpha == 60.0) & (sl.L1 == 9)]["slope"].iloc[0]
+    assert biased > -LN4  # the deep-MBL cell looks thermal: a spurious second crossing
+    assert "crosses -ln 4 2 times" in kept.pairs[3]["note"]
+    # a few flagged samples (under 5%) keep the cell
+    t.loc[hit[40:], "cert_gamma_below_precision"] = False
+    assert landmark(t, n_boot=20, seed=1).excluded == []
+    with pytest.raises(InputError, match=r"max_below_precision=1\.5 is not allowed"):
+        landmark(t, max_below_precision=1.5)
+
+
 def test_find_crossing():
     x, c = find_crossing([1.0, 2.0, 3.0, 4.0], [-1.0, -2.0, -1.0, -2.0], target=-1.5)
     assert c == 3 and x == pytest.approx(math.sqrt(2.0))  # halfway in ln p
@@ -337,7 +371,8 @@ def test_top_larger_than_the_table_uses_every_L():
 
 def test_json_form(flat):
     d = flat.to_dict()
-    assert list(d) == ["model", "parameter", "pairs", "fit", "slopes"]
+    assert list(d) == ["model", "parameter", "pairs", "fit", "slopes", "excluded"]
+    assert d["excluded"] == []
     assert (d["model"], d["parameter"]) == ("floquet", "alpha")
     for p in d["pairs"]:
         assert list(p)[:4] == ["L", "crossing", "low", "high"]

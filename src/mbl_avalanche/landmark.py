@@ -18,7 +18,16 @@ Conventions
   :func:`mbl_avalanche.table.load_table` reads them) when the column exists, a finite ``L`` and
   parameter value, and ``0 < Gamma < inf``; the others are counted in ``Landmark.dropped``.
   Samples carrying an accuracy flag are kept (in the MBL regime they are the typical ones;
-  conventions, section 4).
+  conventions, section 4), except in cells whose ``Gamma`` is out of double precision's reach.
+* **Cells below precision.**  A sample flagged ``gamma_below_precision`` (column
+  ``cert_gamma_below_precision``) has a ``Gamma`` that is only an upper bound: the Rayleigh
+  quotient of a vector orthogonal to the uniform one is never below the true gap, and when the
+  slow modes crowd below the eigensolver's resolution the computed span misses the slowest
+  one.  Deep in the MBL regime at the larger ``L`` most samples are flagged (the Floquet circuit
+  at ``alpha = 60``, ``L = 10``: 64%), which biases ``mean ln Gamma`` upward and the slopes that
+  end there toward the thermal side.  A cell in which more than ``max_below_precision`` (default
+  5%) of the samples are flagged is left out, with a note on every pair and fit it would have
+  entered (``Landmark.excluded`` lists them; ``dropped["below_precision"]`` counts the rows).
 * **Model.**  A table with several models (column ``model``) needs ``model=``; a table without
   the column is a Floquet table (record version 1, :func:`mbl_avalanche.record.upgrade`).  The
   other parameters and convention knobs of the model (e.g. the XXZ chain's ``Delta``, the
@@ -63,6 +72,7 @@ from .record import MODEL_KNOBS, MODEL_PARAMETERS, SchemaError, column
 from .stats import LN4
 
 __all__ = [
+    "MAX_BELOW_PRECISION",
     "SCAN_PARAMETER",
     "Landmark",
     "find_crossing",
@@ -86,6 +96,12 @@ def _user_scan_parameter(model: str) -> str | None:
     except InputError:
         return None
 
+
+#: The record column of the flag ``gamma_below_precision`` (conventions, section 4).
+_FLAG = "cert_gamma_below_precision"
+
+#: Default largest fraction of below-precision samples in a cell that is used.
+MAX_BELOW_PRECISION = 0.05
 
 _TYPICAL_COLUMNS = ("L", "n", "mean_lnGamma", "low", "high", "sem")
 _SLOPE_COLUMNS = ("L1", "L2", "slope", "low", "high", "sem", "n1", "n2")
@@ -133,7 +149,11 @@ class Landmark:
     seed : int
         Root seed of the bootstrap.
     dropped : dict of str to int
-        Rows left out, by reason (``status``, ``L``, the parameter, ``Gamma``).
+        Rows left out, by reason (``status``, ``L``, the parameter, ``Gamma``,
+        ``below_precision``).
+    excluded : list of dict
+        The cells left out because too many of their ``Gamma`` are below double precision:
+        ``{parameter: p, "L": L, "n": n, "below_precision": fraction}``.
     """
 
     model: str | None
@@ -146,6 +166,7 @@ class Landmark:
     n_boot: int
     seed: int
     dropped: dict[str, int] = field(default_factory=dict)
+    excluded: list[dict[str, Any]] = field(default_factory=list)
 
     def __repr__(self) -> str:
         Ls = sorted({int(v) for v in self.typical["L"]}) if len(self.typical) else []
@@ -169,7 +190,7 @@ class Landmark:
 
         ``{"model", "parameter", "pairs": [{"L": [L1, L2], "crossing", "low", "high", ...}],
         "fit": {...}, "slopes": [{"L": [L1, L2], <parameter>, "slope", "low", "high", "sem",
-        "n": [n1, n2]}]}``.
+        "n": [n1, n2]}], "excluded": [...]}``.
         """
         slopes = [
             {
@@ -190,6 +211,7 @@ class Landmark:
                 "pairs": self.pairs,
                 "fit": self.fit,
                 "slopes": slopes,
+                "excluded": self.excluded,
             }
         )
 
@@ -453,8 +475,12 @@ def _select(
                 )
     if np.any(L[okg] != np.round(L[okg])):
         raise InputError("column 'L' holds non-integer chain lengths")
+    flag = np.zeros(int(np.count_nonzero(okg)), dtype=bool)
+    if _FLAG in used.columns:
+        f = used[_FLAG]
+        flag = f.fillna(False).astype(str).str.lower().isin(("true", "1", "1.0")).to_numpy()
     out = pd.DataFrame(
-        {"p": p[okg], "L": L[okg].astype(np.int64), "lnGamma": np.log(g[okg])},
+        {"p": p[okg], "L": L[okg].astype(np.int64), "lnGamma": np.log(g[okg]), "flag": flag},
         index=used.index,
     )
     return out, model, parameter, {k: v for k, v in dropped.items() if v}
@@ -507,6 +533,7 @@ def landmark(
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    max_below_precision: float = MAX_BELOW_PRECISION,
 ) -> Landmark:
     """The avalanche landmark of a per-sample table (conventions, section 2b).
 
@@ -531,6 +558,10 @@ def landmark(
     seed : int
         Root seed (>= 0) of the bootstrap: cell ``(p, L)`` is resampled by
         ``SeedSequence(seed, spawn_key=(L, float64 bits of p))``.
+    max_below_precision : float
+        Largest fraction, in ``[0, 1]``, of samples flagged ``gamma_below_precision`` in a cell
+        ``(p, L)`` that is used (default 0.05); cells above it are left out (see the module's
+        conventions; ``1`` keeps every cell).
 
     Returns
     -------
@@ -551,15 +582,28 @@ def landmark(
         raise InputError(f"level={level} is not allowed: use a number in (0, 1)")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise InputError(f"seed={seed} is not allowed: use an integer >= 0")
+    if not 0.0 <= float(max_below_precision) <= 1.0:
+        raise InputError(
+            f"max_below_precision={max_below_precision} is not allowed: use a fraction in [0, 1]"
+        )
     top, n_boot, level, seed = int(top), int(n_boot), float(level), int(seed)
 
     d, model, parameter, dropped = _select(df, parameter, model)
     cells: dict[tuple[float, int], _Cell] = {}
+    excluded: list[dict[str, Any]] = []
     for (p, L), g in d.groupby(["p", "L"], sort=True):
+        frac = float(g["flag"].mean())
+        if frac > max_below_precision:
+            excluded.append(
+                {parameter: float(p), "L": int(L), "n": len(g), "below_precision": frac}
+            )
+            dropped["below_precision"] = dropped.get("below_precision", 0) + len(g)
+            continue
         rng = np.random.default_rng(
             np.random.SeedSequence(seed, spawn_key=(int(L), _float_bits(float(p))))
         )
         cells[(float(p), int(L))] = _cell(g["lnGamma"].to_numpy(dtype=float), rng, n_boot, level)
+    gone = {(e[parameter], e["L"]): e["below_precision"] for e in excluded}
 
     typical = pd.DataFrame(
         [
@@ -595,17 +639,29 @@ def landmark(
         summary = _crossing_summary(
             np.array(ps), np.array(sl), boots, parameter=parameter, level=level
         )
-        absent = [p for p in values if p not in ps]
-        if absent:
-            gap = (
-                f"{parameter} = {', '.join(f'{p:g}' for p in absent)} left out: L = {L1} or "
+        values_here = sorted(set(values) | {p for p, L in gone if L in (L1, L2)})
+        absent = [p for p in values_here if p not in ps]
+        below = [p for p in absent if (p, L1) in gone or (p, L2) in gone]
+        missing = [p for p in absent if p not in below]
+        gaps = []
+        if missing:
+            gaps.append(
+                f"{parameter} = {', '.join(f'{p:g}' for p in missing)} left out: L = {L1} or "
                 f"{L2} absent there"
             )
-            summary["note"] = "; ".join(n for n in (summary["note"], gap) if n)
+        if below:
+            gaps.append(_below_note(parameter, below, (L1, L2), gone))
+        if gaps:
+            summary["note"] = "; ".join(n for n in (summary["note"], *gaps) if n)
         pairs.append({"L": [L1, L2], **summary})
     slopes = pd.DataFrame(slope_rows, columns=[parameter, *_SLOPE_COLUMNS])
 
     fit = _joint_fit(cells, values, Ls, top, parameter=parameter, n_boot=n_boot, level=level)
+    if fit.get("Ls"):
+        below = sorted({p for p, L in gone if L in fit["Ls"]})
+        if below:
+            note = _below_note(parameter, below, tuple(fit["Ls"]), gone)
+            fit["note"] = "; ".join(n for n in (fit.get("note"), note) if n)
     return Landmark(
         model=model,
         parameter=parameter,
@@ -617,6 +673,21 @@ def landmark(
         n_boot=n_boot,
         seed=seed,
         dropped=dropped,
+        excluded=excluded,
+    )
+
+
+def _below_note(
+    parameter: str, values: Sequence[float], Ls: Sequence[int], gone: dict[tuple[float, int], float]
+) -> str:
+    """``"alpha = 60 left out: Gamma below double precision in 64% of the samples at L = 10"``."""
+    parts = []
+    for p in values:
+        where = ", ".join(f"{100 * gone[(p, L)]:.0f}% at L = {L}" for L in Ls if (p, L) in gone)
+        parts.append(f"{p:g} ({where})")
+    return (
+        f"{parameter} = {'; '.join(parts)} left out: Gamma below double precision in more "
+        "than the allowed share of the samples"
     )
 
 

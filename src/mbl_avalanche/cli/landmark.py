@@ -47,6 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--top", type=int, default=3, metavar="K", help="joint fit over the largest K L (default 3)"
     )
+    p.add_argument(
+        "--max-below-precision",
+        type=float,
+        default=None,
+        metavar="F",
+        help="leave out cells (parameter, L) where more than this fraction of Gamma is below "
+        "double precision (flag gamma_below_precision; default 0.05, 1 keeps all)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--plot", default=None, metavar="DIR", help="write the three figures to DIR")
     p.add_argument(
@@ -147,16 +155,29 @@ def format_landmark(result: Landmark, source: str = "") -> str:
         lines.append(
             "rows left out: " + ", ".join(f"{n} ({why})" for why, n in result.dropped.items())
         )
+    if result.excluded:
+        lines.append(
+            "cells left out (Gamma below double precision in more than the allowed share): "
+            + ", ".join(
+                f"{par}={e[par]:g} L={e['L']} ({100 * e['below_precision']:.0f}%)"
+                for e in result.excluded
+            )
+        )
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..landmark import landmark
+    from ..landmark import MAX_BELOW_PRECISION, landmark
     from ..table import load_table
 
     check_bootstrap_arguments(args)
     if args.top < 2:
         raise InputError(f"--top {args.top} is not allowed: it must be >= 2")
+    below = MAX_BELOW_PRECISION if args.max_below_precision is None else args.max_below_precision
+    if not 0.0 <= below <= 1.0:
+        raise InputError(
+            f"--max-below-precision {below:g} is not allowed: it must be a fraction in [0, 1]"
+        )
     if not Path(args.run_path).exists():
         raise InputError(
             f"RUN={args.run_path!r} does not exist: give a run directory, a folder of run "
@@ -172,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         n_boot=args.n_boot,
         level=args.level,
         seed=args.boot_seed,
+        max_below_precision=below,
     )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
