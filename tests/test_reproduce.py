@@ -200,3 +200,104 @@ def test_run_blocks_with_the_real_runner(tmp_path):
     )
     (_, again), _ = run_blocks(tmp_path, blocks, workers=1, progress=False)
     assert again.computed_ok == 0 and again.already_done == 6
+
+
+def test_landmark_presets_scan_both_models():
+    floquet, heis = PRESETS["landmark"]
+    assert (floquet.model, floquet.subdir, heis.model, heis.subdir) == (
+        "floquet",
+        "floquet",
+        "heisenberg",
+        "heisenberg",
+    )
+    assert floquet.L == heis.L == (6, 7, 8, 9, 10)
+    # the scans bracket the paper's alpha = 30 and the Heisenberg range W = 4..40
+    assert min(floquet.alpha) < 30 < max(floquet.alpha) and floquet.points() == len(floquet.alpha)
+    _W = heis.grid()["W"]
+    assert heis.grid() == {"W": _W, "Delta": (1.0,)}
+    assert min(_W) <= 4 and max(_W) >= 30 and heis.points() == len(_W)
+    quick = PRESETS["landmark-quick"]
+    # "a quick version that runs in minutes here": the cost model's estimate on 2 cores
+    minutes = sum(b.core_seconds() for b in quick) / 2 / 60
+    assert minutes < 5
+    full = sum(b.core_seconds() for b in PRESETS["landmark"])
+    assert full > 20 * sum(b.core_seconds() for b in quick)
+    # the cost of a block is the model's own table times its grid points
+    from mbl_avalanche.resources import sample_seconds
+
+    assert heis.core_seconds() == pytest.approx(
+        1000 * len(_W) * sum(sample_seconds(L, 1, "heisenberg") for L in heis.L)
+    )
+
+
+def test_run_blocks_passes_the_model_and_its_grid(tmp_path):
+    calls = []
+
+    def runner(outdir, **kw):
+        calls.append((Path(outdir), kw))
+        return types.SimpleNamespace(interrupted=False, computed_failed=0)
+
+    run_blocks(tmp_path, plan("landmark", samples=7), seed=3, workers=2, runner=runner)
+    (d1, k1), (d2, k2) = calls
+    assert d1 == tmp_path / "floquet" and d2 == tmp_path / "heisenberg"
+    assert k1 == dict(
+        L=[6, 7, 8, 9, 10], alpha=list(PRESETS["landmark"][0].alpha), samples=7, seed=3, workers=2
+    )
+    assert k2["model"] == "heisenberg" and k2["params"]["Delta"] == [1.0]
+    assert k2["params"]["W"] == list(PRESETS["landmark"][1].grid()["W"])
+    assert (k2["samples"], k2["seed"], k2["workers"]) == (7, 3, 2)
+
+
+def test_reproduce_landmark_end_to_end(tmp_path, monkeypatch, capsys):
+    """The landmark preset with the real runner on a small grid: both models' folders get the
+    landmark (JSON equal to ``mbl-avalanche landmark --json``), its figures and the report;
+    the summary lists both; a second call computes nothing."""
+    import json
+
+    small = (
+        Block(L=(4, 5, 6), alpha=(5.0, 30.0, 80.0), samples=4, subdir="floquet"),
+        Block(
+            L=(4, 5, 6),
+            alpha=(),
+            samples=4,
+            subdir="heisenberg",
+            model="heisenberg",
+            params=(("W", (2.0, 10.0, 40.0)), ("Delta", (1.0,))),
+        ),
+    )
+    monkeypatch.setitem(PRESETS, "landmark-quick", small)
+    out = tmp_path / "lm"
+    argv = [
+        "reproduce",
+        "--preset",
+        "landmark-quick",
+        str(out),
+        "--workers",
+        "1",
+        "--n-boot",
+        "30",
+        "--no-progress",
+    ]
+    assert main([*argv, "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "floquet: L = 4,5,6" in text and "heisenberg: L = 4,5,6  W = 2,10,40  Delta = 1" in text
+    assert not out.exists()
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    for name, par in (("floquet", "alpha"), ("heisenberg", "W")):
+        d = out / name
+        lm = json.loads((d / "landmark.json").read_text())
+        assert lm["model"] == name and lm["parameter"] == par
+        assert [p["L"] for p in lm["pairs"]] == [[4, 5], [5, 6]]
+        assert (d / "landmark.txt").read_text().startswith("avalanche landmark of")
+        for stem in ("landmark_flatness", "landmark_slopes", "landmark_drift"):
+            assert (d / "figures" / f"{stem}.png").stat().st_size > 5000
+        rep = json.loads((d / "report.json").read_text())
+        assert rep["model"] == name and rep["table"]["rows"] == 36
+        assert main(["landmark", str(d), "--json", "--n-boot", "30"]) == 0
+        assert json.loads(capsys.readouterr().out) == lm
+    summary = (out / "landmark.md").read_text()
+    assert "| pair of L | floquet: alpha_c | heisenberg: W_c |" in summary
+    assert "| L = 5-6 |" in summary
+    assert main(argv) == 0
+    assert "36 samples" in capsys.readouterr().out

@@ -18,6 +18,8 @@ import os
 from .errors import InputError
 
 __all__ = [
+    "HEISENBERG_SAMPLE_SECONDS",
+    "MODEL_PEAK_MATRICES",
     "MODEL_SAMPLE_SECONDS",
     "PEAK_MATRICES",
     "SAMPLE_SECONDS",
@@ -64,9 +66,32 @@ SAMPLE_SECONDS: dict[int, float] = {
 THREAD_SPEEDUP: dict[int, float] = {9: 0.63, 10: 0.82, 11: 1.37, 12: 1.66}
 
 
+#: Wall seconds of one random-field Heisenberg (XXZ) sample, sector by sector (eigensolver,
+#: rates and the block-tridiagonal slow-mode solver; W = 10 and 2 alternating), same script
+#: (``--model heisenberg``), machine and conditions, 2026-12-02, the other core running an
+#: ensemble.  Beyond L = 13 the table's ``8**dL`` rule overestimates (the sectors grow by about
+#: 7x per site).
+HEISENBERG_SAMPLE_SECONDS: dict[int, float] = {
+    2: 0.0024,
+    3: 0.0024,
+    4: 0.0024,
+    5: 0.0027,
+    6: 0.0034,
+    7: 0.0060,
+    8: 0.0128,
+    9: 0.0428,
+    10: 0.174,
+    11: 0.792,
+    12: 2.78,
+    13: 18.0,
+}
+
 #: Per-model tables of :func:`sample_seconds` (a model not listed: the Floquet table, whose dense
 #: eigensolver is the most a sample can cost).
-MODEL_SAMPLE_SECONDS: dict[str, dict[int, float]] = {"floquet": SAMPLE_SECONDS}
+MODEL_SAMPLE_SECONDS: dict[str, dict[int, float]] = {
+    "floquet": SAMPLE_SECONDS,
+    "heisenberg": HEISENBERG_SAMPLE_SECONDS,
+}
 
 
 def sample_seconds(L: int, threads: int = 1, model: str = "floquet") -> float:
@@ -90,9 +115,17 @@ def matrix_bytes(L: int) -> int:
     return 16 * 4**L
 
 
-def sample_memory_bytes(L: int) -> int:
+#: Peak of one sample in complex ``N x N`` matrices per model (a model not listed:
+#: :data:`PEAK_MATRICES`).  The sector-by-sector XXZ chain holds the real rate matrix, the
+#: eigenvectors and the slow-mode factors: measured 1.95 GiB at L = 13 and 7.45 GiB at L = 14
+#: (``benchmarks/sectors.py``, ``ru_maxrss``), i.e. 1.9 matrices with the allowance.
+MODEL_PEAK_MATRICES: dict[str, float] = {"floquet": PEAK_MATRICES, "heisenberg": 1.9}
+
+
+def sample_memory_bytes(L: int, model: str = "floquet") -> int:
     """Estimated peak resident memory of one sample's analysis at chain length ``L``."""
-    return int(PEAK_MATRICES * matrix_bytes(L)) + 200 * 2**20
+    peak = MODEL_PEAK_MATRICES.get(model, PEAK_MATRICES)
+    return int(peak * matrix_bytes(L)) + 200 * 2**20
 
 
 def available_memory_bytes() -> int:
@@ -119,9 +152,9 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
-def check_memory(L: int, workers: int = 1) -> None:
+def check_memory(L: int, workers: int = 1, model: str = "floquet") -> None:
     """Raise :class:`InputError` if ``workers`` samples at ``L`` would not fit in available RAM."""
-    need = workers * sample_memory_bytes(L)
+    need = workers * sample_memory_bytes(L, model)
     have = available_memory_bytes()
     if need > have:
         who = f"{workers} workers at " if workers > 1 else ""

@@ -24,11 +24,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reproduce",
         help="run a preset grid, then figures and report (resumable)",
-        description="Runs the preset's (L, alpha) grid with the ensemble runner (resumable: run "
-        "it again to continue), then writes OUTDIR/figures/*.png|pdf and OUTDIR/report.md|json. "
-        "quick: L = 6..9, alpha = 30 and 1, 160 samples each (about 5-10 minutes on 2 cores). "
+        description="Runs the preset's grid with the ensemble runner (resumable: run it again to "
+        "continue), then writes OUTDIR/figures/*.png|pdf and OUTDIR/report.md|json. "
+        "quick: L = 6..9, alpha = 30 and 1, 160 samples each (about a minute on 2 cores). "
         "paper: L = 6..11 with 10^4 samples and L = 12 with 2000 (one run directory), for a "
-        "workstation or cluster.",
+        "workstation or cluster. landmark: the avalanche landmark of the Floquet circuit (alpha "
+        "scan) and the Heisenberg chain (W scan), L = 6..10, 1000 samples per grid point, in "
+        "OUTDIR/floquet and OUTDIR/heisenberg, each with landmark.json|txt, its figures and "
+        "report, and OUTDIR/landmark.md; landmark-quick: the same, coarser (minutes on 2 "
+        "cores). --dry-run prints the grid and the time the measured cost model estimates.",
     )
     add_table_arguments(p)
     p.add_argument(
@@ -45,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--samples",
         type=int,
         default=None,
-        help="samples per (L, alpha) for every block (overrides the preset)",
+        help="samples per grid point for every block (overrides the preset)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and time estimate only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -86,11 +90,45 @@ def run(args: argparse.Namespace) -> int:
     if any(getattr(s, "interrupted", False) for _, s in done):
         print("interrupted: finished samples are kept; run the same command again to continue")
         return 130
+    from ..reproduce import PRESET_KIND
     from ..table import load_table
 
-    df = load_table(out)
-    print(f"ensemble: {len(df)} samples in {out} ({t_run:.0f} s this call)")
-    fig_cli.make(args, df, out / "figures")
-    rep_cli.make(args, df, out, str(out))
+    if PRESET_KIND[args.preset] == "landmark":
+        _finish_landmark(args, [d for d, _ in done], out, t_run)
+    else:
+        df = load_table(out)
+        print(f"ensemble: {len(df)} samples in {out} ({t_run:.0f} s this call)")
+        fig_cli.make(args, df, out / "figures")
+        rep_cli.make(args, df, out, str(out))
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def _finish_landmark(args: argparse.Namespace, dirs: list[Path], out: Path, t_run: float) -> None:
+    """Per model folder: landmark.json|txt, the landmark figures, the report; then landmark.md."""
+    import json
+
+    from ..figures.landmark import write_landmark_figures
+    from ..landmark import landmark
+    from ..reproduce import landmark_summary
+    from ..table import load_table
+    from . import report as rep_cli
+    from .landmark import format_landmark
+
+    results = []
+    for d in dirs:
+        df = load_table(d)
+        print(f"\n== {d.name}: {len(df)} samples in {d} ({t_run:.0f} s this call, all blocks)")
+        res = landmark(df, n_boot=args.n_boot, level=args.level, seed=args.boot_seed)
+        (d / "landmark.json").write_text(json.dumps(res.to_dict(), indent=2) + "\n")
+        text = format_landmark(res, str(d))
+        (d / "landmark.txt").write_text(text + "\n")
+        print(text)
+        paths = write_landmark_figures(res, d / "figures")
+        print("wrote " + ", ".join(str(p) for p in paths))
+        args.model = None  # each folder holds one model
+        rep_cli.make(args, df, d, str(d))
+        results.append((d.name, res))
+    summary = out / "landmark.md"
+    summary.write_text(landmark_summary(results))
+    print(f"\n{summary.read_text()}\nwrote {summary}")

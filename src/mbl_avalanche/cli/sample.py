@@ -95,7 +95,7 @@ def sample_from_args(args: argparse.Namespace, **kwargs: Any) -> SampleResult:
             check_memory(int(m.shape[0]).bit_length() - 1)
         return analyze(m, kind, meta={"source": str(path)}, **kwargs)
     model = model_from_args(args)
-    check_memory(model.L)
+    check_memory(model.L, model=model.family)
     return analyze_sample(model, args.sample, **kwargs)
 
 

@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             _run_args(args),
             array=args.array,
             max_L=max(cfg.L),
+            model=cfg.model,
             cpus_per_task=args.cpus_per_task,
             time=args.time,
             shard_seconds=(

@@ -202,7 +202,7 @@ def plan_workers(cfg: RunConfig, max_L: int, log: TextIO) -> tuple[int, int]:
             file=log,
         )
         workers = new
-    need = sample_memory_bytes(max_L)
+    need = sample_memory_bytes(max_L, cfg.model)
     have = available_memory_bytes()
     fit = int(have // need)
     if fit < 1:

@@ -101,6 +101,7 @@ def slurm_script(
     *,
     array: int,
     max_L: int,
+    model: str = "floquet",
     cpus_per_task: int = 1,
     time: str | None = None,
     shard_seconds: float | None = None,
@@ -115,7 +116,8 @@ def slurm_script(
     ``run_args`` are the run's grid arguments (``--L ... --alpha ... --samples ...`` or
     ``--config FILE``); ``--workers`` is set to ``SLURM_CPUS_PER_TASK`` and the shard comes from
     the array environment.  The memory request is the estimated peak of ``cpus_per_task``
-    samples at ``max_L`` (:func:`mbl_avalanche.resources.sample_memory_bytes`) plus 25 %.  The
+    samples of ``model`` at ``max_L`` (:func:`mbl_avalanche.resources.sample_memory_bytes`) plus
+    25 %.  The
     time request is ``time`` if given, else twice ``shard_seconds`` (the estimated wall time of
     the slowest shard on ``cpus_per_task`` workers, :func:`shard_seconds`) plus 10 minutes, else
     24 hours.
@@ -124,7 +126,7 @@ def slurm_script(
         raise InputError(f"--array={array} is not allowed: it must be an integer >= 1")
     if cpus_per_task < 1:
         raise InputError(f"--cpus-per-task={cpus_per_task} is not allowed: it must be >= 1")
-    mem_mib = int(1.25 * cpus_per_task * sample_memory_bytes(max_L) / 2**20) + 1
+    mem_mib = int(1.25 * cpus_per_task * sample_memory_bytes(max_L, model) / 2**20) + 1
     estimate = []
     if time is None and shard_seconds is not None:
         time = slurm_duration(2.0 * shard_seconds + 600.0)

@@ -168,8 +168,8 @@ def jsonable_draws(draws: Mapping[str, Any]) -> dict[str, Any]:
 class Model:
     """Base class and protocol of a model family (see the module docstring).
 
-    Class attributes
-    ----------------
+    Attributes
+    ----------
     family : str
         Name of the family (``"floquet"``, ``"heisenberg"``, ``"planted"``; a user model's
         ``"module:Class"``), recorded in every record (column ``model``).
@@ -185,8 +185,11 @@ class Model:
         figures and report (``None``: no default; give them).
     knobs : tuple of str
         Further identity attributes (convention knobs) recorded with every sample.
+    L, seed : int
+        Chain length and root seed of the instance (which also has one attribute per
+        parameter).
 
-    Instances have ``L``, ``seed`` and one attribute per parameter.
+    The first six are class attributes: a user model sets them on its subclass.
     """
 
     family: ClassVar[str] = ""
