@@ -2,17 +2,18 @@
 
 :func:`compact_repr` shows a dataclass's scalar fields by value and summarises the rest: an
 array as ``<ndarray (64, 64) complex128>``, a long container by its length, a nested result by
-its class name.
+its class name.  :func:`jsonable` turns nested results into strict JSON values.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
 
-__all__ = ["compact_repr", "summarize"]
+__all__ = ["compact_repr", "jsonable", "summarize"]
 
 #: Containers up to this many items are shown whole (if their items are short).
 _SHORT = 6
@@ -52,3 +53,17 @@ def compact_repr(self: Any) -> str:
         f"{f.name}={summarize(getattr(self, f.name))}" for f in dataclasses.fields(self) if f.repr
     ]
     return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def jsonable(x: Any) -> Any:
+    """``x`` with NumPy scalars as Python ones, tuples as lists, keys as strings and non-finite
+    floats as ``None`` (strict JSON: ``json.dumps(..., allow_nan=False)`` accepts it)."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x

@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 
 from . import stats
+from ._repr import jsonable
 from .errors import InputError
 from .record import MODEL_KNOBS, MODEL_PARAMETERS, SchemaError, column
 from .stats import LN4
@@ -204,7 +205,7 @@ class Landmark:
             }
             for r in self.slopes.rename(columns={self.parameter: "p"}).itertuples(index=False)
         ]
-        return _jsonable(
+        return jsonable(
             {
                 "model": self.model,
                 "parameter": self.parameter,
@@ -225,18 +226,6 @@ def _fmt_pair(Ls: Sequence[int], d: dict[str, Any], prefix: str = "") -> str:
     if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return head + f"{x:.4g}"
     return head + f"{x:.4g} [{lo:.4g}, {hi:.4g}]"
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 # ---------------------------------------------------------------------------------------------

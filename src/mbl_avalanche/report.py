@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 
 from . import stats
+from ._repr import jsonable
 from .errors import InputError
 from .record import PAIRS
 from .stats import LN4, Estimate, Regimes, finite, numeric
@@ -848,18 +849,6 @@ def summary(df: pd.DataFrame, regimes: Regimes | None = None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
 def report_dict(
     claims: list[Claim],
     df: pd.DataFrame,
@@ -876,7 +865,7 @@ def report_dict(
 
     df, model = stats.select_model(df, model)
     regimes = regimes or Regimes.for_model(model)
-    return _jsonable(
+    return jsonable(
         {
             "source": source,
             "model": model,
