@@ -69,8 +69,8 @@ THREAD_SPEEDUP: dict[int, float] = {9: 0.63, 10: 0.82, 11: 1.37, 12: 1.66}
 #: Wall seconds of one random-field Heisenberg (XXZ) sample, sector by sector (eigensolver,
 #: rates and the block-tridiagonal slow-mode solver; W = 10 and 2 alternating), same script
 #: (``--model heisenberg``), machine and conditions, 2026-12-02, the other core running an
-#: ensemble.  Beyond L = 13 the table's ``8**dL`` rule overestimates (the sectors grow by about
-#: 7x per site).
+#: ensemble; L = 14 is one sample of ``benchmarks/sectors.py`` (analysis only).  Beyond the
+#: table its ``8**dL`` rule overestimates (the cost grows by about 5-6x per site here).
 HEISENBERG_SAMPLE_SECONDS: dict[int, float] = {
     2: 0.0024,
     3: 0.0024,
@@ -84,6 +84,7 @@ HEISENBERG_SAMPLE_SECONDS: dict[int, float] = {
     11: 0.792,
     12: 2.78,
     13: 18.0,
+    14: 87.0,
 }
 
 #: Per-model tables of :func:`sample_seconds` (a model not listed: the Floquet table, whose dense
