@@ -5,17 +5,22 @@ Each subcommand lives in its own module of this package, which defines ``registe
 raises :class:`~mbl_avalanche.errors.InputError`; :func:`main` prints its one-line message as
 ``mbl-avalanche: error: ...`` on stderr and exits with code 2.
 
-Exit codes: 0 success; 1 a worker process died (``run``); 2 bad input (one line on stderr);
-130 interrupted (Ctrl-C, SIGTERM to ``run``); 141 the reader of stdout went away (e.g. ``| head``).
+Exit codes: 0 success; 1 worker processes died on some task and its samples were left to do
+(``run``: everything else was saved; run again); 2 bad input or a fault the user must fix (a full
+disk, a read-only folder: one line on stderr); 130 interrupted (Ctrl-C, SIGTERM to ``run``:
+finished samples are kept); 141 the reader of stdout went away (e.g. ``| head``).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from ..errors import InputError
 
@@ -68,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as one line ``mbl-avalanche: warning: ...`` on stderr (no source line)."""
+    text = " ".join(str(message).split())
+    print(f"mbl-avalanche: warning: {text}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mbl-avalanche`` command; returns the exit code."""
     parser = build_parser()
@@ -76,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return int(args.func(args) or 0)
     except InputError as exc:
         print(f"mbl-avalanche: error: {exc}", file=sys.stderr)
         return 2
@@ -90,6 +110,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_CLOSED_PIPE
+    except OSError as exc:  # full disk, read-only or vanished folder: the user must fix it
+        print(f"mbl-avalanche: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+
+
+#: What to do about an operating-system error, by errno.
+_OS_HINTS = {
+    errno.ENOSPC: "free some space and run again (finished samples are kept)",
+    errno.EDQUOT: "free some of your quota and run again (finished samples are kept)",
+    errno.EROFS: "the filesystem is read-only: give a writable folder",
+    errno.EACCES: "give a folder you may write to",
+    errno.EPERM: "give a folder you may write to",
+    errno.ENOENT: "it does not exist (removed meanwhile?)",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an ``OSError``: what failed, on which file, and what to do."""
+    what = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    where = f" on {str(exc.filename)!r}" if exc.filename else ""
+    hint = _OS_HINTS.get(exc.errno or -1)
+    code = f" [errno {exc.errno}]" if exc.errno else ""
+    return f"{what}{code}{where}" + (f": {hint}" if hint else "")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ import signal
 import sys
 from typing import Any
 
+from ..ensemble.claims import STALE_AFTER_S
 from ..ensemble.config import make_config
 from ..ensemble.runner import WorkerDied, run_ensemble
 from ..ensemble.slurm import parse_shard, shard_from_env
@@ -139,6 +140,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="tcp://HOST:PORT",
         help="compute on this Dask cluster (the driver writes the results)",
     )
+    p.add_argument(
+        "--claim-timeout",
+        type=float,
+        default=STALE_AFTER_S,
+        metavar="SECONDS",
+        help="take over a task another host claimed when its heartbeat stops this long "
+        f"(default {STALE_AFTER_S:g}; a dead process of this host: at once)",
+    )
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="do not wait for tasks other processes are computing when ours are done",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
     p.set_defaults(func=run)
 
@@ -161,7 +175,14 @@ def run(args: argparse.Namespace) -> int:
     # of a non-interactive shell inherits SIG_IGN, and Python then raises no KeyboardInterrupt)
     old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        summary = run_ensemble(args.outdir, config=cfg, shard=shard, progress=not args.no_progress)
+        summary = run_ensemble(
+            args.outdir,
+            config=cfg,
+            shard=shard,
+            progress=not args.no_progress,
+            claim_timeout=args.claim_timeout,
+            wait_for_others=not args.no_wait,
+        )
     except WorkerDied as exc:
         print(f"mbl-avalanche run: {exc}", file=sys.stderr)
         return 1

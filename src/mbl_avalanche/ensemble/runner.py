@@ -6,6 +6,20 @@ finished unless ``retry_failed``), and saves each finished task as one shard (se
 :mod:`~mbl_avalanche.ensemble.store`).  Killing it at any moment loses at most the tasks being
 computed; running it again continues.  Raising ``samples`` adds only the new samples.
 
+Shared run directories: several calls (processes of one host, SLURM array tasks on many hosts)
+may fill one directory at once.  Each task is claimed before it is computed
+(:mod:`~mbl_avalanche.ensemble.claims`: an atomically created claim file with a heartbeat, taken
+over when its holder dies), so no task is computed twice while its claim is live; a call that
+has done its own tasks waits for those held by others.  Before a shard is written the call
+reads the shards other processes wrote meanwhile and stores only samples none of them holds,
+so no sample is stored twice.
+
+A worker process that dies (the out-of-memory killer, ``kill -9``) costs only its task: the pool
+is rebuilt and the tasks in flight are started again, one at a time (a task whose worker dies
+twice while it runs alone is given up: the call saves everything else and raises
+:class:`WorkerDied` naming the cause).  A task Dask loses as a
+whole (``KilledWorker``) is not recorded either: its samples stay to do.
+
 Parallelism on one machine: ``workers`` processes, each sample with ``threads`` BLAS threads;
 ``workers`` is lowered so that ``workers * threads <= cores`` and so that the estimated memory of
 ``workers`` samples at the largest ``L`` fits in available RAM (if even one does not fit, an
@@ -18,11 +32,11 @@ from __future__ import annotations
 import math
 import sys
 import time
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from .. import record
 from ..errors import InputError
 from ..resources import (
     available_memory_bytes,
@@ -32,14 +46,14 @@ from ..resources import (
     sample_seconds,
 )
 from . import store
+from .claims import STALE_AFTER_S, ClaimBook
 from .config import RunConfig, make_config
-from .executors import DaskExecutor, InlineExecutor, LocalExecutor
+from .executors import DaskExecutor, InlineExecutor, LocalExecutor, WorkerLost
 from .slurm import check_shard
 from .tasks import (
-    TaskOutput,
+    Task,
     TaskSpec,
     compute_task,
-    failed_record,
     injected_failures,
     shard_slice,
     task_list,
@@ -57,7 +71,10 @@ __all__ = [
 
 
 class WorkerDied(RuntimeError):
-    """A local worker process died (killed, out of memory); finished samples are kept."""
+    """Worker processes died (killed, out of memory) on some task again and again, or Dask lost
+    its workers: those samples were not computed; every other one is saved (``summary``)."""
+
+    summary: RunSummary | None = None
 
 
 @dataclass
@@ -86,6 +103,19 @@ class RunSummary:
         Wall seconds of the call.
     corrupt_redone : int
         Corrupt shards found (moved aside; their samples redone).
+    done_by_others : int
+        Tasks this call found stored by another process when it came to them.
+    duplicates_dropped : int
+        Samples this call computed but did not store because another process had stored them
+        first (only when a claim was taken over from a process that was not dead after all).
+    held_by_others : int
+        Samples of the slice left to other processes (``wait_for_others=False``).
+    taken_over : int
+        Stale claims (of processes that died) this call took over.
+    worker_deaths : int
+        Times a local worker process died and the pool was rebuilt.
+    lost_samples : int
+        Samples not computed because their worker kept dying (see :class:`WorkerDied`).
     """
 
     outdir: str
@@ -100,6 +130,12 @@ class RunSummary:
     interrupted: bool = False
     elapsed: float = 0.0
     corrupt_redone: int = 0
+    done_by_others: int = 0
+    duplicates_dropped: int = 0
+    held_by_others: int = 0
+    taken_over: int = 0
+    worker_deaths: int = 0
+    lost_samples: int = 0
 
     @property
     def remaining(self) -> int:
@@ -114,6 +150,15 @@ class RunSummary:
             f"[{self.executor}, {self.workers} worker(s) x {self.threads} thread(s), "
             f"{self.elapsed:.1f} s, {rate:.1f} samples/min]"
         )
+        notes = []
+        if self.taken_over:
+            notes.append(f"{self.taken_over} stale claim(s) taken over")
+        if self.worker_deaths:
+            notes.append(f"{self.worker_deaths} worker death(s) survived")
+        if self.held_by_others:
+            notes.append(f"{self.held_by_others} samples left to other processes")
+        if notes:
+            s += " (" + "; ".join(notes) + ")"
         if self.interrupted:
             s += " -- interrupted; run the same command again to continue"
         return s
@@ -238,6 +283,45 @@ def check_user_model(cfg: RunConfig) -> None:
     check_model_operator(model, 0)
 
 
+class _StoreView:
+    """The finished samples of a run directory for one configuration, kept up to date as other
+    processes add shards (only shards not seen before are read)."""
+
+    def __init__(self, out: Path, cfg: RunConfig) -> None:
+        self.out, self.cfg = out, cfg
+        self.known: set[str] = set()
+        self.finished: set[tuple[Any, ...]] = set()
+        self.identity = store.record_identity(cfg)
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        for rec in records:
+            if store.identity_of(rec) != self.identity:
+                continue  # another setting's sample (refused at init_run; never counted)
+            if rec.get("status") == "ok" or not self.cfg.retry_failed:
+                self.finished.add(record.record_key(rec))
+
+    def initial(self) -> store.Scan:
+        sc = store.scan(self.out, quarantine=True)
+        self.known.update(str(r["shard"]) for r in sc.records)
+        self.known.update(name for name, _ in sc.corrupt)
+        self.add(sc.records)
+        return sc
+
+    def refresh(self) -> None:
+        for p in store.shard_files(self.out):
+            if p.name in self.known:
+                continue
+            self.known.add(p.name)
+            try:
+                _, records = store.read_shard(p)
+            except (store.CorruptShard, OSError):  # gone meanwhile, or damaged: the next scan
+                continue
+            self.add(records)
+
+    def missing(self, task: Task, samples: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(s for s in samples if task.key(s) not in self.finished)
+
+
 def run_ensemble(
     outdir: str | Path,
     *,
@@ -247,9 +331,17 @@ def run_ensemble(
     dask_scheduler: Any = None,
     progress: bool = True,
     log: TextIO | None = None,
+    claim_timeout: float = STALE_AFTER_S,
+    wait_for_others: bool = True,
+    poll: float = 2.0,
     **keys: Any,
 ) -> RunSummary:
     """Compute the missing samples of a grid into ``outdir``; returns a :class:`RunSummary`.
+
+    Several calls may share one run directory at once (processes of one host, or SLURM array
+    tasks on the hosts of a shared filesystem): each task is claimed before it is computed
+    (:mod:`~mbl_avalanche.ensemble.claims`), so the calls share the grid and no task is
+    computed twice while its claim is live; no sample is stored twice.
 
     Parameters
     ----------
@@ -267,6 +359,15 @@ def run_ensemble(
         Show a progress bar (terminal) or periodic log lines.
     log : text stream
         Where notes and progress go (default ``sys.stderr``).
+    claim_timeout : float
+        Seconds without a heartbeat after which another host's claim on a task is stale and
+        taken over (a claim of a dead process of this host is taken over at once).
+    wait_for_others : bool
+        When the call's own tasks are done, wait for the tasks of its slice that other
+        processes hold (taking them over if their holder dies), so that a call that returns
+        has its slice complete; False: return at once (``summary.held_by_others``).
+    poll : float
+        Seconds between two looks at tasks held by others.
     **keys
         Configuration keys: ``L``, ``alpha``, ``samples``, ``seed``, ``workers``, ``threads``,
         ``chunk``, ``save_arrays``, ``retry_failed``, ... (``None`` values are ignored).
@@ -283,36 +384,37 @@ def run_ensemble(
         Bad configuration, a run directory of another physics identity, or not enough memory
         for one sample.
     WorkerDied
-        A local worker process died (killed, out of memory); what finished is kept.
+        A local worker process died (killed, out of memory) twice while computing some task
+        alone, or Dask lost a task's workers: every other task was computed and saved first;
+        the message names the cause, ``exc.summary`` holds the counts.
     """
     log = log or sys.stderr
     cfg = config if config is not None else make_config(config_file, **keys)
     if shard is not None:
         shard = check_shard(shard)
+    if not (math.isfinite(float(claim_timeout)) and float(claim_timeout) > 0):
+        raise InputError(f"claim_timeout={claim_timeout!r} is not allowed: give seconds > 0")
     check_user_model(cfg)
     out = Path(outdir)
-    store.init_run(out, cfg)
+    store.init_run(out, cfg, log=log)
     store.remove_stale_temporaries(out)
     run_id = store.new_run_id()
     t0 = time.monotonic()
 
-    sc = store.scan(out, quarantine=True)
+    view = _StoreView(out, cfg)
+    sc = view.initial()
     for name, why in sc.corrupt:
         print(
             f"mbl-avalanche run: corrupt shard {name} ({why}): moved to shards/corrupt/, "
             "its samples are redone",
             file=log,
         )
-    finished: set[tuple[Any, ...]] = set()
-    for key, rec in sc.best().items():
-        if rec.get("status") == "ok" or not cfg.retry_failed:
-            finished.add(key)
 
     tasks = shard_slice(task_list(cfg.L, cfg.points(), cfg.samples, cfg.chunk, cfg.model), shard)
     planned = sum(t.stop - t.start for t in tasks)
-    todo = []
+    todo: list[tuple[Task, tuple[int, ...]]] = []
     for t in tasks:
-        missing = tuple(s for s in range(t.start, t.stop) if t.key(s) not in finished)
+        missing = view.missing(t, tuple(range(t.start, t.stop)))
         if missing:
             todo.append((t, missing))
     n_todo = sum(len(m) for _, m in todo)
@@ -324,8 +426,9 @@ def run_ensemble(
         workers, threads = plan_workers(cfg, max(t.L for t, _ in todo), log)
     else:
         workers, threads = 1, cfg.threads or 1
-    specs = [
-        TaskSpec(
+
+    def spec_of(t: Task, m: tuple[int, ...]) -> TaskSpec:
+        return TaskSpec(
             task=t,
             samples=m,
             seed=cfg.seed,
@@ -336,14 +439,12 @@ def run_ensemble(
             save_arrays=cfg.save_arrays,
             inject=injected_failures(),
         )
-        for t, m in todo
-    ]
 
     if scheduler is not None:
         executor: Any = DaskExecutor(scheduler)
         workers = executor.n_workers()
-    elif workers > 1 and len(specs) > 1:
-        workers = min(workers, len(specs))
+    elif workers > 1 and len(todo) > 1:
+        workers = min(workers, len(todo))
         executor = LocalExecutor(workers)
     else:
         executor = InlineExecutor()
@@ -373,7 +474,7 @@ def run_ensemble(
         ),
     )
 
-    work = sum(len(sp.samples) * sample_seconds(sp.task.L, threads, cfg.model) for sp in specs)
+    work = sum(len(m) * sample_seconds(t.L, threads, cfg.model) for t, m in todo)
     if progress and n_todo:
         wall = format_duration(work / max(workers, 1))
         print(
@@ -383,33 +484,82 @@ def run_ensemble(
             file=log,
         )
     bar = Progress(n_todo, progress, cfg.log_every, log, total_work=work)
+    book = ClaimBook(out, run_id, stale_after=float(claim_timeout))
+    lost: list[str] = []
     cancel = False
+
+    def claimed(pending: list[tuple[Task, tuple[int, ...]]], deferred: list[Any]) -> Any:
+        """The specs of the pending tasks this call claims, in order, claimed lazily."""
+        for t, m in pending:
+            if not book.try_claim(t.name):
+                deferred.append((t, m))
+                continue
+            view.refresh()
+            m = view.missing(t, m)
+            if not m:  # stored by another process meanwhile
+                book.release(t.name)
+                summary.done_by_others += 1
+                continue
+            yield spec_of(t, m)
+
     try:
-        for spec, output in executor.run(compute_task, specs):
-            if isinstance(output, BrokenProcessPool):
-                raise WorkerDied(
-                    "a worker process died (killed or out of memory?); finished "
-                    "samples are kept, run again to continue"
+        pending = todo
+        waited_for: set[str] = set()
+        while pending:
+            deferred: list[tuple[Task, tuple[int, ...]]] = []
+            for spec, output in executor.run(compute_task, claimed(pending, deferred)):
+                name = spec.task.name
+                if isinstance(output, BaseException):
+                    if not isinstance(output, WorkerLost):
+                        output = WorkerLost(f"{type(output).__name__}: {output}")
+                    lost.append(f"task {name}: {output}")
+                    summary.lost_samples += len(spec.samples)
+                    book.release(name)
+                    continue
+                view.refresh()  # never store a sample another process stored first
+                keep = [r for r in output.records if record.record_key(r) not in view.finished]
+                arrays = output.arrays
+                if arrays is not None:
+                    arrays = {
+                        int(r["sample"]): arrays[int(r["sample"])]
+                        for r in keep
+                        if int(r["sample"]) in arrays
+                    }
+                if keep:
+                    path = store.write_shard(
+                        out, name, run_id, spec.task.L, dict(spec.task.point), keep, arrays
+                    )
+                    view.known.add(path.name)
+                    view.add(keep)
+                dropped = len(output.records) - len(keep)
+                summary.duplicates_dropped += dropped
+                book.release(name)
+                ok = sum(r.get("status") == "ok" for r in keep)
+                summary.computed_ok += ok
+                summary.computed_failed += len(keep) - ok
+                bar.update(
+                    ok + dropped,
+                    len(keep) - ok,
+                    work=len(output.records) * sample_seconds(spec.task.L, threads, cfg.model),
                 )
-            if isinstance(output, BaseException):
-                output = _failed_output(spec, output)
-            store.write_shard(
-                out,
-                spec.task.name,
-                run_id,
-                spec.task.L,
-                dict(spec.task.point),
-                output.records,
-                output.arrays,
-            )
-            ok = sum(r.get("status") == "ok" for r in output.records)
-            summary.computed_ok += ok
-            summary.computed_failed += len(output.records) - ok
-            bar.update(
-                ok,
-                len(output.records) - ok,
-                work=len(output.records) * sample_seconds(spec.task.L, threads, cfg.model),
-            )
+            view.refresh()
+            pending = [(t, view.missing(t, m)) for t, m in deferred]
+            pending = [(t, m) for t, m in pending if m]
+            if pending and not wait_for_others:
+                summary.held_by_others = sum(len(m) for _, m in pending)
+                break
+            if pending:
+                names = {t.name for t, _ in pending}
+                if not names <= waited_for and progress:
+                    holders = sorted({book.holder(t.name) or "?" for t, _ in pending})
+                    print(
+                        f"mbl-avalanche run: waiting for {len(pending)} task(s) claimed by "
+                        f"{', '.join(holders[:4])}{' ...' if len(holders) > 4 else ''} "
+                        f"(taken over if a holder stops for {claim_timeout:g} s)",
+                        file=log,
+                    )
+                waited_for |= names
+                time.sleep(poll)
     except KeyboardInterrupt:
         cancel = True
         summary.interrupted = True
@@ -422,10 +572,17 @@ def run_ensemble(
             executor.shutdown(cancel=cancel)
         except KeyboardInterrupt:  # pragma: no cover - second Ctrl-C while shutting down
             summary.interrupted = True
+        book.close()
+        summary.taken_over = len(book.taken_over)
         summary.elapsed = time.monotonic() - t0
+    deaths = list(getattr(executor, "worker_deaths", []))
+    summary.worker_deaths = len(deaths)
+    if lost:
+        err = WorkerDied(
+            f"{summary.lost_samples} samples not computed: {lost[0]}"
+            + (f" (and {len(lost) - 1} more task(s))" if len(lost) > 1 else "")
+            + "; finished samples are kept, run again to continue"
+        )
+        err.summary = summary
+        raise err
     return summary
-
-
-def _failed_output(spec: TaskSpec, exc: BaseException) -> TaskOutput:
-    """Records for a task that failed as a whole (e.g. its Dask worker was lost)."""
-    return TaskOutput(records=[failed_record(spec, s, exc) for s in spec.samples])

@@ -68,6 +68,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "drop_volatile",
+    "identity_of",
     "init_run",
     "load_arrays",
     "load_run",
@@ -75,6 +76,7 @@ __all__ = [
     "provenance",
     "read_run_config",
     "read_shard",
+    "record_identity",
     "records_frame",
     "remove_stale_temporaries",
     "run_status",
@@ -155,7 +157,10 @@ def read_run_config(outdir: str | Path) -> dict[str, Any] | None:
     try:
         return json.loads(p.read_text())
     except (OSError, ValueError) as exc:
-        raise InputError(f"{str(p)!r} is not a readable run config: {exc}") from None
+        raise InputError(
+            f"{str(p)!r} is not a readable run config ({' '.join(str(exc).split())}): restore it, "
+            "or remove it to have run rebuild it from the shards' settings"
+        ) from None
 
 
 Point = tuple[tuple[str, Any], ...]
@@ -201,11 +206,37 @@ def _declare_stored_model(stored: dict[str, Any] | None) -> None:
     )
 
 
-def init_run(outdir: str | Path, cfg: RunConfig) -> dict[str, Any]:
+def record_identity(cfg: RunConfig) -> tuple[tuple[str, Any], ...]:
+    """What :func:`identity_of` gives for a record computed under ``cfg``."""
+    ident: dict[str, Any] = {"model": cfg.model, "seed": cfg.seed}
+    for k in record.MODEL_KNOBS.get(cfg.model, ()):
+        ident[k] = getattr(cfg, k)
+    return tuple(sorted(ident.items()))
+
+
+def identity_of(rec: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """``((name, value), ...)`` of the settings that decided a record: its model, root seed and
+    the model's convention knobs (:data:`mbl_avalanche.record.MODEL_KNOBS`)."""
+    model = str(rec.get("model", "floquet"))
+    ident: dict[str, Any] = {"model": model, "seed": rec.get("seed")}
+    for k in record.MODEL_KNOBS.get(model, ()):
+        ident[k] = rec.get(k)
+    return tuple(sorted(ident.items()))
+
+
+def _describe(ident: tuple[tuple[str, Any], ...]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in ident)
+
+
+def init_run(outdir: str | Path, cfg: RunConfig, log: Any = None) -> dict[str, Any]:
     """Create or reopen a run directory for ``cfg``; returns the stored config.
 
     A reopened directory must have the same physics identity (:data:`IDENTITY_KEYS`), else
     :class:`InputError`.  The grid targets are merged (largest sample count per ``(L, alpha)``).
+    A directory that holds shards but no ``config.json`` (deleted, or lost in a crash of the
+    filesystem) is reopened only if every stored record was made with ``cfg``'s model, seed and
+    knobs (the config is then written anew, with a note on ``log``); otherwise
+    :class:`InputError`, so that samples of different settings never mix.
     """
     out = Path(outdir)
     if out.exists() and not out.is_dir():
@@ -213,6 +244,22 @@ def init_run(outdir: str | Path, cfg: RunConfig) -> dict[str, Any]:
     (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
     (out / "provenance").mkdir(exist_ok=True)
     stored = read_run_config(out)
+    if stored is None and shard_files(out):
+        want = record_identity(cfg)
+        found = {identity_of(r) for r in scan(out).records}
+        other = sorted(found - {want})
+        if other:
+            raise InputError(
+                f"OUTDIR={str(out)!r} is not allowed for this run: it has no config.json but "
+                f"holds samples made with {_describe(other[0])}, not {_describe(want)} (give "
+                "those settings, or another OUTDIR)"
+            )
+        if log is not None:
+            print(
+                f"mbl-avalanche run: {str(out)!r} had shards but no config.json; their samples "
+                f"were made with these settings ({_describe(want)}): config.json written anew",
+                file=log,
+            )
     if stored is not None:
         for k in IDENTITY_KEYS:
             old = stored["identity"].get(k, "floquet" if k == "model" else None)
@@ -618,6 +665,14 @@ def load_run(outdir: str | Path, failed: bool = True) -> pd.DataFrame:
     for name, why in sc.corrupt:
         warnings.warn(f"skipping corrupt shard {name}: {why} (run again to redo it)", stacklevel=2)
     recs = list(sc.best().values())
+    idents = {identity_of(r) for r in sc.records}
+    if len(idents) > 1:
+        raise InputError(
+            f"OUTDIR={str(out)!r} is not allowed: it mixes samples of different settings ("
+            + "; ".join(_describe(i) for i in sorted(idents, key=str)[:3])
+            + "; an older mbl-avalanche did not refuse this): move the shards of each setting "
+            "into a run directory of its own"
+        )
     if not failed:
         recs = [r for r in recs if r.get("status") == "ok"]
     return records_frame(recs)
