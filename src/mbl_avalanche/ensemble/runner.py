@@ -29,9 +29,13 @@ tasks are kept, running ones are abandoned.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -283,6 +287,22 @@ def check_user_model(cfg: RunConfig) -> None:
     check_model_operator(model, 0)
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM (in the main thread) until the block is done: a shard written
+    is then always counted in the summary before the interrupt is raised."""
+    main = threading.current_thread() is threading.main_thread()
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    if not main or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class _StoreView:
     """The finished samples of a run directory for one configuration, kept up to date as other
     processes add shards (only shards not seen before are read)."""
@@ -525,18 +545,19 @@ def run_ensemble(
                         for r in keep
                         if int(r["sample"]) in arrays
                     }
-                if keep:
-                    path = store.write_shard(
-                        out, name, run_id, spec.task.L, dict(spec.task.point), keep, arrays
-                    )
-                    view.known.add(path.name)
-                    view.add(keep)
                 dropped = len(output.records) - len(keep)
-                summary.duplicates_dropped += dropped
-                book.release(name)
                 ok = sum(r.get("status") == "ok" for r in keep)
-                summary.computed_ok += ok
-                summary.computed_failed += len(keep) - ok
+                with _signals_held():  # a Ctrl-C/SIGTERM lands after the shard is counted
+                    if keep:
+                        path = store.write_shard(
+                            out, name, run_id, spec.task.L, dict(spec.task.point), keep, arrays
+                        )
+                        view.known.add(path.name)
+                        view.add(keep)
+                    summary.duplicates_dropped += dropped
+                    summary.computed_ok += ok
+                    summary.computed_failed += len(keep) - ok
+                book.release(name)
                 bar.update(
                     ok + dropped,
                     len(keep) - ok,
