@@ -258,3 +258,14 @@ def test_table_of_a_folder_that_is_not_a_run_is_an_error(tmp_path, capsys, what)
     err = capsys.readouterr().err
     assert "not a run directory" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_run_with_nothing_to_do_sweeps_claims_of_dead_processes(tmp_path):
+    import socket
+
+    run_ensemble(tmp_path, progress=False, L=[5], alpha=[30.0], samples=2)
+    _fake_claim(tmp_path, "L5_a30.0_s0000000-0000002", socket.gethostname(), _dead_pid())
+    live = _fake_claim(tmp_path, "L5_a30.0_s0000002-0000004", "node-elsewhere", 1)
+    s = run_ensemble(tmp_path, progress=False, L=[5], alpha=[30.0], samples=2)
+    assert s.computed_ok == 0
+    assert [c.task for c in read_claims(tmp_path)] == [live.name[: -len(".claim")]]

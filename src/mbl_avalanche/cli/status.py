@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..ensemble.claims import read_claims
 from ..ensemble.runner import format_duration
 from ..ensemble.store import run_status
 
@@ -53,4 +54,11 @@ def run(args: argparse.Namespace) -> int:
     )
     for name, why in df.attrs.get("corrupt", []):
         print(f"corrupt shard {name}: {why} (the next run redoes it)")
+    claims = read_claims(args.outdir)
+    if claims:
+        by: dict[str, int] = {}
+        for c in claims:
+            by[c.holder] = by.get(c.holder, 0) + 1
+        who = ", ".join(f"{h} ({n})" for h, n in sorted(by.items()))
+        print(f"computing now: {len(claims)} task(s) claimed by {who}")
     return 0

@@ -244,6 +244,23 @@ class ClaimBook:
             return True
         return False
 
+    def sweep(self) -> int:
+        """Remove the stale claims of tasks nobody computes any more (their holders died after
+        the task was stored, or before anyone came back to it); returns how many."""
+        n = 0
+        for p in sorted(self.dir.glob("*.claim")):
+            task = p.name[: -len(".claim")]
+            if task in self._held:
+                continue
+            info = _read(p)
+            if info is None or not self.stale(info):
+                continue
+            if self._take_over(task, info):
+                self.taken_over.pop()
+                self.release(task)
+                n += 1
+        return n
+
     def holder(self, task: str) -> str | None:
         """``host:pid`` holding ``task`` now, or None."""
         info = _read(self.path(task))

@@ -161,6 +161,8 @@ class RunSummary:
             notes.append(f"{self.worker_deaths} worker death(s) survived")
         if self.held_by_others:
             notes.append(f"{self.held_by_others} samples left to other processes")
+        if self.duplicates_dropped:
+            notes.append(f"duplicates dropped: {self.duplicates_dropped}")
         if notes:
             s += " (" + "; ".join(notes) + ")"
         if self.interrupted:
@@ -593,6 +595,9 @@ def run_ensemble(
             executor.shutdown(cancel=cancel)
         except KeyboardInterrupt:  # pragma: no cover - second Ctrl-C while shutting down
             summary.interrupted = True
+        if not cancel:
+            with contextlib.suppress(OSError):
+                book.sweep()  # stale claims of dead processes whose tasks are done
         book.close()
         summary.taken_over = len(book.taken_over)
         summary.elapsed = time.monotonic() - t0
