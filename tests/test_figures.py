@@ -8,6 +8,7 @@ import pytest
 from matplotlib.image import imread
 
 from mbl_avalanche.cli import main
+from mbl_avalanche.errors import InputError
 from mbl_avalanche.figures import FIGURES, make_figures
 from mbl_avalanche.stats import Regimes
 from synthetic_tables import synthetic_table
@@ -120,8 +121,10 @@ def test_fig4_selection(tmp_path):
     df, _ = synthetic_table(seed=8, n=60, Ls=(6, 7))
     recs = make_figures(df, tmp_path, only=["fig4_resonant_set"], fig4_L=6, formats=("png",))
     assert recs[0].paths
-    recs = make_figures(df, tmp_path, only=["fig4_resonant_set"], fig4_L=11, formats=("png",))
-    assert "no near-resonance data at L = 11" in recs[0].note
+    # a selection that matches no sample is an error before anything is drawn (as the report's)
+    with pytest.raises(InputError, match=r"L=11 .*the L values present are 6, 7"):
+        make_figures(df, tmp_path / "new", only=["fig4_resonant_set"], fig4_L=11)
+    assert not (tmp_path / "new").exists()
 
 
 def test_cli_figures(tmp_path, real_df, capsys):

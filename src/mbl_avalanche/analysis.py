@@ -31,10 +31,10 @@ import numpy as np
 
 from . import bath, resonance, spectrum
 from .backend import Backend, get_backend
-from .errors import InputError
+from .errors import InputError, InputTypeError
 from .models.custom import check_hermitian, check_unitary
 from .models.floquet import FloquetModel
-from .models.protocol import Model
+from .models.protocol import Model, check_number
 
 __all__ = [
     "Certificate",
@@ -220,8 +220,11 @@ class SampleResult:
         )
 
     def rate(self, gamma: float) -> float:
-        """Relaxation rate ``r_S = 3 gamma Gamma`` of the slowest mode (first order in gamma)."""
-        return 3.0 * float(gamma) * self.Gamma
+        """Relaxation rate ``r_S = 3 gamma Gamma`` of the slowest mode (first order in gamma).
+
+        ``gamma``: the bath coupling, a finite number ``> 0`` (else a one-line
+        :class:`~mbl_avalanche.errors.InputError`)."""
+        return 3.0 * check_number("gamma", gamma, minimum=0.0, minimum_open=True) * self.Gamma
 
     def rate_matrix(self) -> np.ndarray:
         """``S`` of Eq. (3) (kept if requested, else recomputed from ``V``)."""
@@ -542,6 +545,11 @@ def analyze_sample(model: Model, sample: int, **kwargs: Any) -> SampleResult:
     sectors (the XXZ chain) is analysed sector by sector (:func:`analyze_sectors`), any other
     by :func:`analyze` with ``kind="hamiltonian"``.  A user model's operator is validated.
     """
+    if not isinstance(model, Model):
+        raise InputTypeError(
+            f"model={model!r} is not allowed: it must be a mbl_avalanche.models.Model instance "
+            "(e.g. FloquetModel(L=8, alpha=30)); for a matrix use analyze(op, kind)"
+        )
     builtin = type(model).__module__.startswith("mbl_avalanche.")
     meta = model.record_fields(sample)
     meta.update(kwargs.pop("meta", None) or {})

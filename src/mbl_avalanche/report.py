@@ -69,6 +69,7 @@ import pandas as pd
 from . import stats
 from ._repr import jsonable
 from .errors import InputError
+from .models.protocol import check_integer, check_number
 from .record import PAIRS
 from .stats import LN4, Estimate, Regimes, finite, numeric
 
@@ -79,6 +80,7 @@ __all__ = [
     "LANDMARK_PREMISE",
     "LNGAMMA_REL_TOL",
     "LNGAMMA_TOP_L",
+    "MAX_N_BOOT",
     "MIN_SAMPLES",
     "RATIO_TOL",
     "R_HALF_MIN_FRACTION",
@@ -86,7 +88,9 @@ __all__ = [
     "ZJUMP_MIN_FRACTION",
     "ZJUMP_TOL",
     "Claim",
+    "check_bootstrap",
     "check_claims",
+    "check_headline",
     "claim_AB_largest",
     "claim_R_le_half",
     "claim_flags",
@@ -575,7 +579,7 @@ def claim_x_mode(c: _Ctx) -> Claim:
     est = c.boot(stats.discrete_mode, v)
     verdict = verdict_within(est, 0.8 - X_MODE_TOL, 0.8 + X_MODE_TOL)
     n_none = int(np.sum(~np.isfinite(numeric(sub[sub["L"] == L], col))))
-    note = f"mean x/L = {v.mean():.3g}" + (f"; {n_none} samples without x" if n_none else "")
+    note = f"mean x/L = {_mean(v):.3g}" + (f"; {n_none} samples without x" if n_none else "")
     return Claim(
         key, title, paper, crit, f"{c.p}={c.alpha:g}, L={L}", est, verdict, groups, note=note
     )
@@ -793,6 +797,57 @@ CLAIMS: tuple[Callable[[_Ctx], Claim], ...] = (
 )
 
 
+#: Most bootstrap resamples per interval (each is a Python-level resample of the samples: a
+#: million resamples of the dozen claims take minutes already).
+MAX_N_BOOT = 10**6
+
+
+def check_bootstrap(
+    n_boot: object,
+    level: object,
+    seed: object,
+    names: tuple[str, str, str] = ("n_boot", "level", "seed"),
+) -> tuple[int, float, int]:
+    """Validate the bootstrap settings (``1 <= n_boot <= MAX_N_BOOT``, ``0 < level < 1``,
+    ``seed >= 0``); ``names`` are what the messages call them (the command line: its flags)."""
+    n = check_integer(names[0], n_boot, minimum=1, maximum=MAX_N_BOOT)
+    lv = check_number(names[1], level, minimum=0.0, minimum_open=True)
+    if lv >= 1.0:
+        label = f"{names[1]} {level!r}" if names[1].startswith("-") else f"{names[1]}={level!r}"
+        raise InputError(f"{label} is not allowed: use a number in (0, 1)")
+    sd = check_integer(names[2], seed, minimum=0)
+    return n, lv, sd
+
+
+def check_headline(table: pd.DataFrame, L: object, alpha: object, parameter: str = "alpha") -> None:
+    """The headline ``L`` and disorder value (``--fig4-L``, ``--fig4-alpha``) must be present in
+    the table (prepared by :func:`mbl_avalanche.stats.prepare`): a selection that matches no
+    sample is a one-line :class:`~mbl_avalanche.errors.InputError` naming it and the values
+    present, not a report of ``n = 0`` claims."""
+
+    d = table["disorder"].to_numpy(dtype=float) if "disorder" in table.columns else np.array([])
+    Ls = table["L"].to_numpy(dtype=float) if "L" in table.columns else np.array([])
+    rows = np.ones(len(table), dtype=bool)
+    if alpha is not None:
+        a = check_number("fig4_alpha", alpha)
+        rows = np.isclose(d, a)
+        if not rows.any():
+            present = ", ".join(f"{v:g}" for v in sorted(set(d[np.isfinite(d)].tolist())))
+            raise InputError(
+                f"{parameter}={alpha!r} (--fig4-alpha) is not in the table: the {parameter} "
+                f"values present are {present or 'none'}"
+            )
+    if L is not None:
+        Lv = check_integer("fig4_L", L, minimum=2)
+        if not np.any(Ls[rows] == Lv):
+            at = f" at {parameter}={float(alpha):g}" if alpha is not None else ""  # type: ignore[arg-type]
+            present = ", ".join(str(int(v)) for v in sorted(set(Ls[rows].tolist())))
+            raise InputError(
+                f"L={L!r} (--fig4-L) is not in the table{at}: the L values present are "
+                f"{present or 'none'}"
+            )
+
+
 def check_claims(
     df: pd.DataFrame,
     *,
@@ -829,6 +884,8 @@ def check_claims(
     df, model = stats.select_model(df, model)
     regimes = regimes or Regimes.for_model(model)
     table = stats.prepare(df, regimes)
+    check_headline(table, L, alpha, regimes.parameter)
+    check_bootstrap(n_boot, level, seed)
     ctx = _Ctx(table, regimes, int(n_boot), float(level), int(seed), L, alpha)
     return [f(ctx) for f in CLAIMS]
 

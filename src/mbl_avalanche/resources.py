@@ -19,18 +19,22 @@ from .errors import InputError
 
 __all__ = [
     "HEISENBERG_SAMPLE_SECONDS",
+    "MAX_NODE_MEMORY",
     "MODEL_PEAK_MATRICES",
     "MODEL_SAMPLE_SECONDS",
     "PEAK_MATRICES",
     "SAMPLE_SECONDS",
     "THREAD_SPEEDUP",
     "available_memory_bytes",
+    "check_allocation",
+    "check_matrix_memory",
     "check_memory",
     "cpu_count",
     "format_bytes",
     "matrix_bytes",
     "sample_memory_bytes",
     "sample_seconds",
+    "usable_threads",
 ]
 
 #: Peak resident memory of one ``analyze_sample``, in complex ``N x N`` matrices above the
@@ -145,12 +149,12 @@ def available_memory_bytes() -> int:
 
 
 def format_bytes(n: float) -> str:
-    """``1.5 GiB`` style."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
+    """``1.5 GiB`` style (up to EiB)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if abs(n) < 1024 or unit == "EiB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
-    return f"{n:.1f} TiB"
+    return f"{n:.1f} EiB"
 
 
 def check_memory(L: int, workers: int = 1, model: str = "floquet") -> None:
@@ -163,6 +167,58 @@ def check_memory(L: int, workers: int = 1, model: str = "floquet") -> None:
             f"L={L} is not allowed here: {who}L={L} needs about {format_bytes(need)} "
             f"but this machine has {format_bytes(have)} available"
         )
+
+
+#: Memory of the largest node any request is sized for (16 TiB, above the largest shared-memory
+#: machines in general use); a SLURM memory request beyond it is refused rather than printed.
+MAX_NODE_MEMORY = 16 * 2**40
+
+#: Allocations below this size are not checked against available memory (they always fit).
+_SMALL_ALLOCATION = 256 * 2**20
+
+
+def check_matrix_memory(L: int, what: str = "a matrix", itemsize: int = 16, rows: int = 0) -> None:
+    """Raise :class:`InputError` before allocating a ``2**L x 2**L`` array (``itemsize`` bytes
+    per entry: 16 for complex128, 8 for float64) that does not fit in available memory.
+
+    ``rows`` (if given) replaces ``2**L`` as the number of rows and columns (a sector block).
+    The message names ``L``, the bytes needed and the bytes available.  Models call it before
+    they build an operator, so that an impossible ``L`` fails with one line instead of being
+    killed by the kernel.
+    """
+    n = rows if rows else 2**L
+    shape = f"{n}x{n}" if rows else f"2**{L} x 2**{L}"
+    dtype = {16: "complex128", 8: "float64"}.get(itemsize, f"{itemsize}-byte")
+    check_allocation(L, what, itemsize * n * n, f"one {shape} {dtype} array")
+
+
+def check_allocation(L: int, what: str, need: int, array: str = "") -> None:
+    """Raise :class:`InputError` if ``need`` bytes (for ``what`` at chain length ``L``: ``array``
+    says what they hold) exceed the available memory; requests below 256 MiB are not checked."""
+    if need <= _SMALL_ALLOCATION:
+        return
+    have = available_memory_bytes()
+    if need > have:
+        held = f" for {array}" if array else ""
+        raise InputError(
+            f"L={L} is not allowed here: {what} needs {need} bytes ({format_bytes(need)}){held} "
+            f"but {have} bytes ({format_bytes(have)}) are available"
+        )
+
+
+def usable_threads(threads: int, workers: int = 1) -> tuple[int, str | None]:
+    """``(threads, note)``: BLAS threads per sample clamped to the cores this process may use
+    (``threads = 0``: ``cores // workers``), and a one-line note when the request was lowered
+    (``None`` otherwise).  Records store the clamped value as ``blas_threads``."""
+    cores = cpu_count()
+    if threads <= 0:
+        return max(1, cores // max(1, workers)), None
+    if threads > cores:
+        return cores, (
+            f"threads={threads} exceeds the {cores} usable cores: using {cores} BLAS thread(s) "
+            "per sample"
+        )
+    return threads, None
 
 
 def cpu_count() -> int:

@@ -25,14 +25,32 @@ from ..dynamics import (
     run_dynamics,
 )
 from ..errors import InputError
-from ..models.custom import chain_length, load_matrix
-from .sample import add_model_arguments, jsonable, model_from_args
+from ..models.custom import check_hermitian, check_unitary, load_matrix
+from ..models.protocol import check_number
+from ._output import check_output_file, output_errors
+from .sample import (
+    about_file,
+    add_model_arguments,
+    check_matrix_L,
+    jsonable,
+    model_from_args,
+)
 
 __all__ = [
     "format_summary",
     "register",
     "run",
 ]
+
+
+#: Most time points of rho(t) (``--times``).
+MAX_TIMES = 10**5
+
+#: Most slow modes (``--modes``; the automatic doubling of the slow-mode solver stops there too).
+MAX_MODES = 32
+
+#: File types of ``--plot``.
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,14 +84,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=20.0,
         help="evolve up to this many 1/r_1 (periods, or 1/J for a Hamiltonian; default 20)",
     )
-    p.add_argument("--times", type=int, default=200, help="number of time points (default 200)")
+    p.add_argument(
+        "--times", type=int, default=200, help="number of time points (2..100000, default 200)"
+    )
     p.add_argument(
         "--method",
         choices=("auto", "spectral", "step"),
         default="auto",
         help="rho(t) from the dense spectral decomposition (auto: L <= 5) or by stepping",
     )
-    p.add_argument("--modes", type=int, default=4, help="slow modes to compute (default 4)")
+    p.add_argument("--modes", type=int, default=4, help="slow modes to compute (1..32, default 4)")
     p.add_argument(
         "--sweep",
         nargs="*",
@@ -83,7 +103,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also sweep gamma (default values 1e-1 .. 1e-8; 1e-1 .. 1e-4 for a Hamiltonian) and "
         "tabulate r_1/(3 gamma) vs Gamma",
     )
-    p.add_argument("--plot", metavar="OUT.png", help="write <Z_i>(t) (and the sweep) to this file")
+    p.add_argument(
+        "--plot", metavar="OUT.png", help="write <Z_i>(t) (and the sweep) to this .png/.pdf/.svg"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     p.set_defaults(func=run)
 
@@ -93,13 +115,17 @@ def _operator_and_result(args: argparse.Namespace) -> tuple[np.ndarray, Any, Kin
         raise InputError("--unitary and --hamiltonian are not allowed together: give one of them")
     if args.hamiltonian:
         m = load_matrix(args.hamiltonian, "Hamiltonian")
-        if m.ndim == 2 and m.shape[0] == m.shape[1]:
-            check_dynamics_L(chain_length(int(m.shape[0]), "Hamiltonian"))
+        L = check_matrix_L(args, m, "hamiltonian")
+        with about_file("--hamiltonian", args.hamiltonian):
+            check_dynamics_L(L)
+            check_hermitian(m)  # the checks of the channel, told which file they judged
         return m, None, "hamiltonian"
     if args.unitary:
         m = load_matrix(args.unitary, "unitary")
-        if m.ndim == 2 and m.shape[0] == m.shape[1]:
-            check_dynamics_L(chain_length(int(m.shape[0]), "unitary"))
+        L = check_matrix_L(args, m, "unitary")
+        with about_file("--unitary", args.unitary):
+            check_dynamics_L(L)
+            check_unitary(m)
         return m, None, "unitary"
     if args.L is not None:
         check_dynamics_L(args.L)
@@ -167,15 +193,23 @@ def format_summary(res: DynamicsResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     gamma = check_gamma(args.gamma)
-    if args.times < 2:
-        raise InputError(f"--times {args.times} is not allowed: it must be >= 2")
-    if args.modes < 1:
-        raise InputError(f"--modes {args.modes} is not allowed: it must be >= 1")
+    if not 2 <= args.times <= MAX_TIMES:
+        raise InputError(
+            f"--times {args.times} is not allowed: it must be an integer in 2..{MAX_TIMES}"
+        )
+    if not 1 <= args.modes <= MAX_MODES:
+        raise InputError(
+            f"--modes {args.modes} is not allowed: it must be an integer in 1..{MAX_MODES}"
+        )
+    plot = check_output_file(args.plot, "--plot", PLOT_SUFFIXES) if args.plot else None
+    for g in args.sweep or ():  # checked before the sample is analysed
+        check_number("--sweep", g, minimum=0.0, minimum_open=True)
     op, result, kind = _operator_and_result(args)
     sweep = None
     if args.sweep is not None:
         default = DEFAULT_SWEEP_GAMMAS if kind == "unitary" else DEFAULT_SWEEP_GAMMAS_HAMILTONIAN
-        sweep = list(args.sweep) or list(default)
+        sweep = [check_number("--sweep", g, minimum=0.0, minimum_open=True) for g in args.sweep]
+        sweep = sweep or list(default)
     res = run_dynamics(
         op,
         gamma,
@@ -190,10 +224,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.unitary or args.hamiltonian:
         res.channel.result.meta.setdefault("source", str(args.unitary or args.hamiltonian))
-    if args.plot:
+    if plot is not None:
         from ..figures.dynamics import plot_trajectory
 
-        plot_trajectory(res, args.plot)
+        with output_errors("--plot", args.plot):
+            plot_trajectory(res, plot)
     if args.json:
         print(json.dumps(jsonable(res.scalars()), indent=2))
     else:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from ..figures.paper import FIGURES
 from ..stats import MBL_ALPHA_MIN, THERMAL_ALPHA_MAX, Regimes
+from ._output import check_output_dir, output_errors
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,8 +95,15 @@ def add_table_arguments(p: argparse.ArgumentParser) -> None:
 def regimes_from_args(args: argparse.Namespace, df: pd.DataFrame) -> tuple[Regimes, str]:
     """The model (``--model``, else the table's only one) and the
     :class:`~mbl_avalanche.stats.Regimes` that the options ask for (the model's defaults)."""
+    from ..models.protocol import check_number
     from ..stats import select_model
 
+    for flag, key in (("--mbl-min", "mbl_alpha_min"), ("--thermal-max", "thermal_alpha_max")):
+        if getattr(args, key, None) is not None:
+            check_number(flag, getattr(args, key))
+    for flag, key in (("--mbl-values", "mbl_alpha"), ("--thermal-values", "thermal_alpha")):
+        for v in getattr(args, key, None) or ():
+            check_number(flag, v)
     _, model = select_model(df, getattr(args, "model", None))
     regimes = Regimes.for_model(
         model,
@@ -168,11 +176,11 @@ def make(args: argparse.Namespace, df: pd.DataFrame, out: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     from ..table import load_table
 
-    if args.fig4_L is not None and args.fig4_L < 2:
-        raise InputError(f"--fig4-L {args.fig4_L} is not allowed: it must be >= 2")
-    df = load_table(args.outdir)
     out = Path(args.out) if args.out else default_out(args.outdir, "figures")
-    n = make(args, df, out)
+    check_output_dir(out, "--out")
+    df = load_table(args.outdir)
+    with output_errors("--out", out):
+        n = make(args, df, out)
     if n == 0:
         raise InputError(f"OUTDIR={args.outdir!r}: no figure could be drawn from its table")
     return 0

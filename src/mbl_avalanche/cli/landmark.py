@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ._output import check_output_dir, output_errors
 from .report import add_bootstrap_arguments, check_bootstrap_arguments
 
 if TYPE_CHECKING:
@@ -70,17 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_plot_dir(path: str) -> Path:
-    """Create ``path`` if needed; :class:`InputError` if it cannot be written."""
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"--plot {path!r} is not allowed: cannot create the folder ({exc.strerror})"
-        ) from exc
-    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
-        raise InputError(f"--plot {path!r} is not allowed: not a writable folder")
-    return out
+    """``path`` if a folder can be made or written there (nothing is created yet)."""
+    return check_output_dir(path, "--plot")
 
 
 def _num(x: Any) -> str:
@@ -202,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
     if plot_dir is not None:
         from ..figures.landmark import write_landmark_figures
 
-        paths = write_landmark_figures(result, plot_dir, tuple(dict.fromkeys(args.format)))
+        with output_errors("--plot", plot_dir):
+            paths = write_landmark_figures(result, plot_dir, tuple(dict.fromkeys(args.format)))
         print(
             "wrote " + ", ".join(str(p) for p in paths),
             file=sys.stderr if args.json else sys.stdout,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ._output import check_output_dir, output_errors
 from .figures import add_table_arguments, default_out, regimes_from_args
 
 if TYPE_CHECKING:
@@ -31,13 +31,11 @@ def add_bootstrap_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def check_bootstrap_arguments(args: argparse.Namespace) -> None:
-    """Raise :class:`InputError` for bad bootstrap options."""
-    if args.n_boot < 1:
-        raise InputError(f"--n-boot {args.n_boot} is not allowed: it must be >= 1")
-    if not 0 < args.level < 1:
-        raise InputError(f"--level {args.level} is not allowed: use a number in (0, 1)")
-    if args.boot_seed < 0:
-        raise InputError(f"--boot-seed {args.boot_seed} is not allowed: it must be >= 0")
+    """Raise :class:`InputError` for bad bootstrap options (the report's own check,
+    :func:`mbl_avalanche.report.check_bootstrap`, under the flags' names)."""
+    from ..report import check_bootstrap
+
+    check_bootstrap(args.n_boot, args.level, args.boot_seed, ("--n-boot", "--level", "--boot-seed"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -81,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
     from ..table import load_table
 
     check_bootstrap_arguments(args)
-    df = load_table(args.outdir)
     out = Path(args.out) if args.out else default_out(args.outdir, "")
-    make(args, df, out, str(args.outdir))
+    check_output_dir(out, "--out")
+    df = load_table(args.outdir)
+    with output_errors("--out", out):
+        make(args, df, out, str(args.outdir))
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..models.floquet import DEFAULT_SEED
 from ..resources import cpu_count
+from ._output import check_output_dir, output_errors
 from .figures import add_table_arguments
 from .report import add_bootstrap_arguments, check_bootstrap_arguments
 
@@ -69,17 +70,22 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise InputError(f"--seed {args.seed} is not allowed: it must be >= 0")
     blocks = plan(args.preset, args.samples)
-    out = Path(args.outdir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"OUTDIR={args.outdir!r} is not allowed: it is a file, not a folder")
+    out = check_output_dir(args.outdir, "OUTDIR")
+    # every block's configuration is validated before the first one runs (hours may pass)
+    run_blocks(out, blocks, seed=args.seed, workers=workers, runner=_validate_block)
     print(f"reproduce --preset {args.preset} -> {out}")
     print(describe(blocks, workers))
     if args.dry_run:
         return 0
     t0 = time.perf_counter()
-    done = run_blocks(
-        out, blocks, seed=args.seed, workers=workers, progress=False if args.no_progress else None
-    )
+    with output_errors("OUTDIR", out):
+        done = run_blocks(
+            out,
+            blocks,
+            seed=args.seed,
+            workers=workers,
+            progress=False if args.no_progress else None,
+        )
     t_run = time.perf_counter() - t0
     failed = sum(int(getattr(s, "computed_failed", 0) or 0) for _, s in done)
     if failed:
@@ -102,6 +108,13 @@ def run(args: argparse.Namespace) -> int:
         rep_cli.make(args, df, out, str(out))
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def _validate_block(outdir: Path, progress: bool | None = None, **keys: object) -> object:
+    """A stand-in for the runner that only builds (validates) a block's configuration."""
+    from ..ensemble.config import make_config
+
+    return make_config(None, **keys)
 
 
 def _finish_landmark(args: argparse.Namespace, dirs: list[Path], out: Path, t_run: float) -> None:

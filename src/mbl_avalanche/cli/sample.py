@@ -5,21 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from ..analysis import Kind, SampleResult, analyze, analyze_sample
 from ..errors import InputError
-from ..models.custom import load_matrix
+from ..models.custom import chain_length, load_matrix
 from ..models.protocol import DEFAULT_SEED, Model, check_L
 from ..models.registry import make_model
 from ..resources import check_memory
 from ..spectrum import UNITARY_SOLVERS
 
 __all__ = [
+    "about_file",
     "add_model_arguments",
     "add_source_arguments",
+    "check_matrix_L",
     "format_summary",
     "jsonable",
     "model_from_args",
@@ -38,7 +42,12 @@ def add_model_arguments(p: argparse.ArgumentParser, L_help: str = "chain length 
         help="model: floquet (default), heisenberg, planted, or a user model module:Class",
     )
     p.add_argument("--L", type=int, default=None, help=L_help)
-    p.add_argument("--alpha", type=float, default=None, help="Floquet disorder parameter (> 0)")
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help="Floquet disorder parameter (alpha/gue_scale >= 1e-6)",
+    )
     p.add_argument("--W", type=float, default=None, help="Heisenberg disorder strength (>= 0)")
     p.add_argument("--Delta", type=float, default=None, help="Heisenberg anisotropy (default 1)")
     p.add_argument(
@@ -91,19 +100,54 @@ def sample_from_args(args: argparse.Namespace, **kwargs: Any) -> SampleResult:
         path = args.unitary or args.hamiltonian
         kind: Kind = "unitary" if args.unitary else "hamiltonian"
         m = load_matrix(path, kind)
-        if m.ndim == 2 and m.shape[0] == m.shape[1] and m.shape[0] >= 4:
-            check_memory(int(m.shape[0]).bit_length() - 1)
-        return analyze(m, kind, meta={"source": str(path)}, **kwargs)
+        L = check_matrix_L(args, m, kind)
+        check_memory(L)
+        with about_file(f"--{kind}", path):  # the matrix's checks, told which file they judged
+            return analyze(m, kind, meta={"source": str(path)}, **kwargs)
     model = model_from_args(args)
     check_memory(model.L, model=model.family)
     return analyze_sample(model, args.sample, **kwargs)
+
+
+@contextmanager
+def about_file(flag: str, path: object) -> Iterator[None]:
+    """Prefix a one-line :class:`InputError` about a matrix with the flag and file it came from."""
+    try:
+        yield
+    except InputError as exc:
+        raise InputError(f"{flag} {str(path)!r}: {exc}") from None
+
+
+def check_matrix_L(args: argparse.Namespace, m: np.ndarray, kind: str) -> int:
+    """``L`` of a matrix given by ``--unitary``/``--hamiltonian`` (its size must be ``2**L``);
+    ``--L``, if also given, must agree with it (one-line :class:`InputError` otherwise)."""
+    flag = f"--{kind}"
+    what = "Hamiltonian" if kind == "hamiltonian" else "unitary"
+    path = getattr(args, kind, None)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise InputError(
+            f"{flag} {str(path)!r} is not allowed: its array has shape {m.shape}, it must be "
+            "a square 2**L x 2**L matrix"
+        )
+    with about_file(flag, path):
+        L = chain_length(int(m.shape[0]), what)
+    if getattr(args, "L", None) is not None and args.L != L:
+        raise InputError(
+            f"--L {args.L} is not allowed with {flag} {str(path)!r}: its matrix is "
+            f"{m.shape[0]}x{m.shape[1]}, i.e. L={L} (leave out --L or give --L {L})"
+        )
+    return L
 
 
 def model_from_args(args: argparse.Namespace) -> Model:
     """The model of one sample that ``--model``, ``--L`` and the parameter options ask for."""
     from .run import parse_param
 
-    name = getattr(args, "model", "floquet") or "floquet"
+    name = getattr(args, "model", "floquet")
+    if name is None:
+        name = "floquet"
+    if not name.strip():
+        raise InputError(f"--model {name!r} is not allowed: give a model name (floquet, ...)")
     if args.L is None:
         raise InputError("--L is required (or give --unitary / --hamiltonian)")
     if name == "floquet" and args.alpha is None:

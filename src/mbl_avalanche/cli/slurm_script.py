@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..ensemble.config import make_config
-from ..ensemble.slurm import shard_seconds, slurm_script
+from ..ensemble.slurm import array_size, shard_seconds, slurm_script
+from ..errors import InputError
 from .run import add_grid_arguments, config_overrides
 
 __all__ = [
@@ -74,25 +76,24 @@ def _run_args(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     cfg = make_config(args.config, **config_overrides(args))  # validates the grid now
-    print(
-        slurm_script(
-            args.outdir,
-            _run_args(args),
-            array=args.array,
-            max_L=max(cfg.L),
-            model=cfg.model,
-            cpus_per_task=args.cpus_per_task,
-            time=args.time,
-            shard_seconds=(
-                shard_seconds(cfg, args.array, args.cpus_per_task)
-                if args.array >= 1 and args.cpus_per_task >= 1
-                else None
-            ),
-            partition=args.partition,
-            account=args.account,
-            max_running=args.max_running,
-            setup=args.setup,
-        ),
-        end="",
+    if args.cpus_per_task < 1:
+        raise InputError(f"--cpus-per-task {args.cpus_per_task} is not allowed: it must be >= 1")
+    array, note = array_size(cfg, args.array)
+    script = slurm_script(
+        args.outdir,
+        _run_args(args),
+        array=array,
+        max_L=max(cfg.L),
+        model=cfg.model,
+        cpus_per_task=args.cpus_per_task,
+        time=args.time,
+        shard_seconds=None if args.time else shard_seconds(cfg, array, args.cpus_per_task),
+        partition=args.partition,
+        account=args.account,
+        max_running=args.max_running,
+        setup=args.setup,
     )
+    if note:
+        print(f"mbl-avalanche: {note}", file=sys.stderr)
+    print(script, end="")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..ensemble.store import load_run
 from ..errors import InputError
 from ..table import TABLE_FORMATS, write_table
+from ._output import check_output_file, output_errors
 
 __all__ = [
     "register",
@@ -40,9 +41,12 @@ def run(args: argparse.Namespace) -> int:
         fmt = "parquet" if args.output and Path(args.output).suffix == ".parquet" else "csv"
     if fmt == "parquet" and not args.output:
         raise InputError("--format parquet needs -o FILE (Parquet is not written to stdout)")
+    if args.output:
+        check_output_file(args.output, "--output")
     df = load_run(args.outdir, failed=not args.ok_only)
     if args.output:
-        write_table(df, args.output, fmt)
+        with output_errors("--output", args.output):
+            write_table(df, args.output, fmt)
         print(f"{len(df)} samples -> {args.output}", file=sys.stderr)
         return 0
     try:

@@ -10,11 +10,11 @@ flags)::
 
     model = "floquet"      # "floquet" (default), "heisenberg", "planted" or "module:Class"
     L = [6, 7, 8]          # chain lengths (integers >= 2)
-    alpha = [30.0, 1.0]    # the Floquet model's disorder parameter (numbers > 0)
+    alpha = [30.0, 1.0]    # the Floquet model's disorder parameter (alpha/gue_scale >= 1e-6)
     params = { W = [5.0, 10.0], Delta = [1.0] }   # any model's parameters (the grid is their
                            # product; a parameter with a default may be left out)
-    samples = 500          # samples 0 .. samples-1 per (L, alpha) (integer >= 0)
-    seed = 20230623        # root seed (integer >= 0)
+    samples = 500          # samples 0 .. samples-1 per (L, alpha) (integer >= 0; limits below)
+    seed = 20230623        # root seed (integer, 0 <= seed <= 2**63 - 1)
     gue_scale = 1.0        # scale of the bond GUE matrices (> 0)
     layer_order = "odd_first"   # or "even_first"
     method = "auto"        # unitary eigensolver (default: "auto" where available, else "schur")
@@ -25,6 +25,14 @@ flags)::
     retry_failed = false   # recompute samples recorded as failed
     dask_scheduler = ""    # "tcp://HOST:PORT" of a Dask scheduler ("" : compute locally)
     log_every = 30.0       # seconds between plain progress lines when not on a terminal
+
+Size limits (checked here, before anything is planned or written): a run holds at most
+:data:`MAX_CELLS` = 10^4 cells ``(L, grid point)``, :data:`MAX_SAMPLES` = 10^7 samples in all
+(cells x ``samples``) and :data:`MAX_TASKS` = 10^6 tasks.  The runner and ``slurm-script`` build
+the task list eagerly (about 230 bytes and 7 microseconds per task) and keep every sample index
+they plan (about 40-90 bytes each), so a million tasks or ten million samples plan in seconds
+and a few hundred MiB; far beyond that a run would grow memory for hours before computing
+anything.  Split a larger ensemble into several runs (or raise ``chunk``: fewer, larger tasks).
 
 The *physics identity* of a run (``model``, ``seed``, ``gue_scale``, ``layer_order``,
 ``method``) decides
@@ -45,14 +53,18 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..models.protocol import DEFAULT_SEED, check_L
+from ..errors import InputError, InputTypeError
+from ..models.protocol import DEFAULT_SEED, MAX_INDEX, check_L
 from ..spectrum import UNITARY_SOLVERS
+from .tasks import auto_chunk
 
 __all__ = [
     "CONFIG_KEYS",
     "DEFAULT_METHOD",
     "IDENTITY_KEYS",
+    "MAX_CELLS",
+    "MAX_SAMPLES",
+    "MAX_TASKS",
     "RunConfig",
     "make_config",
     "read_toml",
@@ -63,6 +75,15 @@ DEFAULT_METHOD = "auto"
 
 #: Keys whose values decide the records of a run (must agree when a run directory is reused).
 IDENTITY_KEYS = ("model", "seed", "gue_scale", "layer_order", "method")
+
+#: Most cells ``(L, grid point)`` of one run (each is validated by building its model).
+MAX_CELLS = 10**4
+
+#: Most samples of one run in all: cells x ``samples`` (see the module docstring).
+MAX_SAMPLES = 10**7
+
+#: Most tasks of one run's task list (built eagerly by the runner and ``slurm-script``).
+MAX_TASKS = 10**6
 
 #: A grid point: ``((name, value), ...)`` of a model's parameters, in declared order.
 Point = tuple[tuple[str, Any], ...]
@@ -97,7 +118,7 @@ class RunConfig:
         object.__setattr__(self, "L", _check_list("L", self.L, check_L))
         self._normalise_grid()
         object.__setattr__(self, "samples", _check_int("samples", self.samples, 0))
-        object.__setattr__(self, "seed", _check_int("seed", self.seed, 0))
+        object.__setattr__(self, "seed", _check_int("seed", self.seed, 0, MAX_INDEX))
         object.__setattr__(self, "chunk", _check_int("chunk", self.chunk, 0))
         object.__setattr__(self, "workers", _check_int("workers", self.workers, 1))
         object.__setattr__(self, "threads", _check_int("threads", self.threads, 0))
@@ -113,7 +134,7 @@ class RunConfig:
             raise InputError(
                 f"layer_order={self.layer_order!r} is not allowed: use 'odd_first' or 'even_first'"
             )
-        if self.method not in UNITARY_SOLVERS:
+        if not isinstance(self.method, str) or self.method not in UNITARY_SOLVERS:
             raise InputError(
                 f"method={self.method!r} is not allowed: choose one of {', '.join(UNITARY_SOLVERS)}"
             )
@@ -125,6 +146,60 @@ class RunConfig:
                 f"dask_scheduler={self.dask_scheduler!r} is not allowed: give an "
                 "address string such as 'tcp://host:8786'"
             )
+        self._check_size()
+        self._check_models()
+
+    def _check_size(self) -> None:
+        """The size limits of the module docstring (before anything is planned)."""
+        points = math.prod(len(v) for _, v in self.params)
+        cells = len(self.L) * points
+        if cells > MAX_CELLS:
+            raise InputError(
+                f"a grid of {len(self.L)} L x {points} parameter point(s) = {cells} cells is not "
+                f"allowed: a run holds at most {MAX_CELLS:,} cells (L, parameters); split it"
+            )
+        total = cells * self.samples
+        if total > MAX_SAMPLES:
+            raise InputError(
+                f"samples={self.samples!r} is not allowed: {cells} cell(s) (L, parameters) x "
+                f"{self.samples} samples = {total:,} samples and a run holds at most "
+                f"{MAX_SAMPLES:,} in all; split it into several runs"
+            )
+        tasks = sum(
+            points * -(-self.samples // (self.chunk or auto_chunk(Lv, self.samples)))
+            for Lv in self.L
+        )
+        if tasks > MAX_TASKS:
+            raise InputError(
+                f"samples={self.samples!r} with chunk={self.chunk or 'auto'} is not allowed: "
+                f"that makes {tasks:,} tasks and a run holds at most {MAX_TASKS:,}; raise chunk "
+                "(samples per task) or split the run"
+            )
+
+    def _check_models(self) -> None:
+        """Build the model of every cell (no operator): its constructor validates what the
+        parameters cannot alone (the Floquet alpha against gue_scale, the planted flip against
+        L), with the same one-line errors as the API."""
+        from ..models.registry import make_model
+
+        knobs = (
+            {"gue_scale": self.gue_scale, "layer_order": self.layer_order}
+            if self.model == "floquet"
+            else {}
+        )
+        for Lv in self.L:
+            for point in self.points():
+                try:
+                    make_model(self.model, Lv, self.seed, {**dict(point), **knobs})
+                except InputError:
+                    raise
+                except Exception as exc:  # a user model's constructor may raise anything
+                    msg = " ".join(str(exc).split()) or type(exc).__name__
+                    where = ", ".join(f"{k}={v!r}" for k, v in point)
+                    raise InputError(
+                        f"model {self.model!r} at L={Lv}{', ' + where if where else ''} is not "
+                        f"allowed: its constructor failed ({msg})"
+                    ) from None
 
     def _normalise_grid(self) -> None:
         from ..models.registry import resolve
@@ -132,7 +207,7 @@ class RunConfig:
         if not isinstance(self.model, str) or not self.model:
             raise InputError(f"model={self.model!r} is not allowed: give a model name")
         cls = resolve(self.model)
-        given = dict(self.params.items() if isinstance(self.params, dict) else self.params or ())
+        given = _as_params(self.params)
         names = [p.name for p in cls.parameters]
         alpha = tuple(self.alpha) if not isinstance(self.alpha, int | float) else (self.alpha,)
         if cls.family == "floquet":
@@ -191,6 +266,27 @@ class RunConfig:
         return d
 
 
+def _as_params(value: object) -> dict[str, Any]:
+    """``params`` as ``{name: values}``: a table (TOML), a dict or ``((name, values), ...)``."""
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif value is None or (isinstance(value, list | tuple) and not value):
+        items = []
+    elif isinstance(value, list | tuple) and all(
+        isinstance(x, list | tuple) and len(x) == 2 for x in value
+    ):
+        items = [tuple(x) for x in value]
+    else:
+        raise InputTypeError(
+            f"params={value!r} is not allowed: give a table of parameter values, e.g. "
+            "params = { W = [5.0, 10.0] }"
+        )
+    for name, _ in items:
+        if not isinstance(name, str):
+            raise InputTypeError(f"params key {name!r} is not allowed: give parameter names")
+    return dict(items)
+
+
 def _as_list(value: object) -> list[Any]:
     if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
         return [value]
@@ -201,13 +297,14 @@ def _as_list(value: object) -> list[Any]:
 CONFIG_KEYS = tuple(f.name for f in fields(RunConfig))
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool):
+def _check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InputTypeError(f"{name}={value!r} is not allowed: it must be an integer >= {minimum}")
+    value = int(value)
+    if value < minimum:
         raise InputError(f"{name}={value!r} is not allowed: it must be an integer >= {minimum}")
-    if isinstance(value, np.integer):
-        value = int(value)
-    if not isinstance(value, int) or value < minimum:
-        raise InputError(f"{name}={value!r} is not allowed: it must be an integer >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise InputError(f"{name}={value!r} is not allowed: it must be <= {maximum}")
     return value
 
 
@@ -251,6 +348,11 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise InputError(f"config file {str(p)!r} is not valid TOML: {msg}") from None
+    except UnicodeDecodeError as exc:  # a binary file (a .npy, an image, ...)
+        raise InputError(
+            f"config file {str(p)!r} is not allowed: it is not UTF-8 text (byte "
+            f"{exc.start}: {exc.reason}); give a TOML file"
+        ) from None
     unknown = [k for k in data if k not in CONFIG_KEYS]
     if unknown:
         raise InputError(

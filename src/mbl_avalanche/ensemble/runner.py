@@ -48,6 +48,7 @@ from ..resources import (
     format_bytes,
     sample_memory_bytes,
     sample_seconds,
+    usable_threads,
 )
 from . import store
 from .claims import STALE_AFTER_S, ClaimBook
@@ -244,7 +245,9 @@ def plan_workers(cfg: RunConfig, max_L: int, log: TextIO) -> tuple[int, int]:
     """``(workers, threads)``: cores and memory permitting (see module docstring)."""
     cores = cpu_count()
     workers = cfg.workers
-    threads = cfg.threads or max(1, cores // workers)
+    threads, note = usable_threads(cfg.threads, workers)
+    if note:
+        print(f"mbl-avalanche: warning: {note}", file=log)
     if workers * threads > cores:
         new = max(1, cores // threads)
         print(

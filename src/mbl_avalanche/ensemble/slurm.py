@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 
 from ..errors import InputError
-from ..resources import format_bytes, sample_memory_bytes, sample_seconds
+from ..resources import MAX_NODE_MEMORY, format_bytes, sample_memory_bytes, sample_seconds
 from .config import RunConfig
 from .tasks import task_list
 
 __all__ = [
+    "SLURM_TIME_FORMATS",
+    "array_size",
     "check_shard",
+    "check_slurm_time",
     "parse_shard",
     "shard_from_env",
     "shard_seconds",
@@ -66,6 +70,50 @@ def shard_from_env(env: Mapping[str, str] | None = None) -> tuple[int, int] | No
     return check_shard((i, n))
 
 
+#: The time formats of ``sbatch --time`` (``man sbatch``): minutes, minutes:seconds,
+#: hours:minutes:seconds, days-hours, days-hours:minutes, days-hours:minutes:seconds.
+SLURM_TIME_FORMATS = ("MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS")
+
+_SLURM_TIME = re.compile(r"(?:(\d+)-(\d+)(?::(\d+)(?::(\d+))?)?|(\d+)(?::(\d+)(?::(\d+))?)?)")
+
+
+def check_slurm_time(text: object) -> str:
+    """Validate a SLURM time limit in one of :data:`SLURM_TIME_FORMATS` (the leading field any
+    number of digits; minutes and seconds after it below 60, hours after a day below 24)."""
+    allowed = f"use one of {', '.join(SLURM_TIME_FORMATS)}, e.g. 90, 12:00:00 or 2-00:00:00"
+    t = str(text).strip()
+    m = _SLURM_TIME.fullmatch(t)
+    if not isinstance(text, str) or m is None:
+        raise InputError(f"--time {text!r} is not allowed: {allowed}")
+    days, d_hours, d_min, d_sec, _, f2, f3 = m.groups()
+    if days is not None:
+        bad = int(d_hours) >= 24 or any(v is not None and int(v) >= 60 for v in (d_min, d_sec))
+    elif f3 is not None:  # HH:MM:SS
+        bad = int(f2) >= 60 or int(f3) >= 60
+    else:  # MM or MM:SS
+        bad = f2 is not None and int(f2) >= 60
+    if bad:
+        raise InputError(
+            f"--time {text!r} is not allowed: minutes and seconds after the first field must be "
+            f"below 60 and hours after a day below 24 ({allowed})"
+        )
+    return t
+
+
+def array_size(cfg: RunConfig, array: int) -> tuple[int, str | None]:
+    """``(array, note)``: the number of array tasks, at most the run's task count (an array task
+    beyond it would have nothing to do), and a one-line note when ``array`` was lowered."""
+    if isinstance(array, bool) or not isinstance(array, int) or array < 1:
+        raise InputError(f"--array {array!r} is not allowed: it must be an integer >= 1")
+    n = len(task_list(cfg.L, cfg.points(), cfg.samples, cfg.chunk, cfg.model))
+    if array > max(n, 1):
+        return max(n, 1), (
+            f"warning: --array {array} exceeds the {n} tasks of this run; using --array "
+            f"{max(n, 1)} (a shard gets whole tasks; lower --chunk for more shards)"
+        )
+    return array, None
+
+
 def slurm_duration(seconds: float) -> str:
     """``seconds`` (rounded up to a minute) as a SLURM time, ``HH:MM:SS`` or ``D-HH:MM:SS``."""
     minutes = max(1, math.ceil(seconds / 60.0))
@@ -88,7 +136,7 @@ def shard_seconds(cfg: RunConfig, array: int, workers: int = 1) -> float:
         costs[t.index % array].append((t.stop - t.start) * sample_seconds(t.L, threads, cfg.model))
     worst = 0.0
     for shard in costs:
-        loads = [0.0] * max(1, workers)
+        loads = [0.0] * max(1, min(workers, len(shard)))  # idle workers change nothing
         for c in sorted(shard, reverse=True):
             loads[loads.index(min(loads))] += c
         worst = max(worst, max(loads))
@@ -126,7 +174,24 @@ def slurm_script(
         raise InputError(f"--array={array} is not allowed: it must be an integer >= 1")
     if cpus_per_task < 1:
         raise InputError(f"--cpus-per-task={cpus_per_task} is not allowed: it must be >= 1")
-    mem_mib = int(1.25 * cpus_per_task * sample_memory_bytes(max_L, model) / 2**20) + 1
+    if max_running is not None and max_running < 1:
+        raise InputError(f"--max-running {max_running} is not allowed: it must be >= 1")
+    for flag, value in (("--partition", partition), ("--account", account)):
+        if value is not None and (not value or any(c.isspace() for c in value)):
+            raise InputError(f"{flag} {value!r} is not allowed: give a SLURM name (no spaces)")
+    if time is not None:
+        time = check_slurm_time(time)
+    mem_bytes = 1.25 * cpus_per_task * sample_memory_bytes(max_L, model)
+    if mem_bytes > MAX_NODE_MEMORY:
+        who = (
+            f"L={max_L}" if cpus_per_task == 1 else f"--cpus-per-task {cpus_per_task} at L={max_L}"
+        )
+        raise InputError(
+            f"{who} is not allowed for slurm-script: {cpus_per_task} sample(s) at L={max_L} "
+            f"need about {format_bytes(mem_bytes)} per array task (with 25% headroom), more "
+            f"than any node holds (at most {format_bytes(MAX_NODE_MEMORY)})"
+        )
+    mem_mib = int(mem_bytes / 2**20) + 1
     estimate = []
     if time is None and shard_seconds is not None:
         time = slurm_duration(2.0 * shard_seconds + 600.0)

@@ -822,9 +822,12 @@ def make_figures(
     list of FigureRecord
         One per figure: the files written, or the note saying why it was skipped.
     """
+    from ..report import check_headline
+
     df, model = stats.select_model(df, model)
     regimes = regimes or Regimes.for_model(model)
     table = stats.prepare(df, regimes)
+    check_headline(table, fig4_L, fig4_alpha, regimes.parameter)  # before any file is written
     records = []
     with style.style_context():
         for stem, func in FIGURES:

@@ -38,7 +38,10 @@ def chain_length(n: int, what: str = "matrix") -> int:
 
 
 def _as_square(m: object, what: str) -> np.ndarray:
-    a = np.asarray(m)
+    try:
+        a = np.asarray(m)
+    except (TypeError, ValueError) as exc:  # ragged nested lists and the like
+        raise InputError(f"{what} is not allowed: not an array ({exc})") from None
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise InputError(f"{what} of shape {a.shape} is not allowed: it must be a square 2-D array")
     if not np.issubdtype(a.dtype, np.number):

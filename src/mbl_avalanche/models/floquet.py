@@ -44,10 +44,22 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..errors import InputError
-from .protocol import DEFAULT_SEED, Kind, Model, Parameter, check_L, check_sample, float_key
+from ..errors import InputError, InputTypeError
+from ..resources import check_matrix_memory
+from .protocol import (
+    DEFAULT_SEED,
+    Kind,
+    Model,
+    Parameter,
+    check_L,
+    check_number,
+    check_sample,
+    check_seed,
+    float_key,
+)
 
 __all__ = [
+    "ALPHA_MIN",
     "DEFAULT_SEED",
     "Disorder",
     "FloquetModel",
@@ -64,6 +76,14 @@ __all__ = [
 ]
 
 LayerOrder = Literal["odd_first", "even_first"]
+
+#: Smallest allowed ``alpha / gue_scale``.  A bond gate is ``exp(-i gue_scale H / alpha)`` with
+#: the eigenvalues of ``H`` of order 1 (``|w| < 5``), computed to an absolute rounding error of
+#: about ``1e-16``; its phases carry ``1e-16 * gue_scale / alpha`` of that error, which at
+#: ``alpha / gue_scale = 1e-6`` is ``1e-10`` and grows without bound below (``alpha = 1e-300``
+#: gives phases that are pure rounding noise, different on every machine).  Nothing physical is
+#: lost: the gates are already Haar-like (deep thermal) once ``alpha`` is well below 1.
+ALPHA_MIN = 1e-6
 
 
 def alpha_key(alpha: float) -> int:
@@ -150,12 +170,20 @@ class FloquetModel(Model):
     L : int
         Number of spins (``>= 2``).
     alpha : float
-        Disorder parameter (``> 0``); ``alpha = 1`` is thermal, ``alpha = 30`` MBL near the
-        avalanche instability.
+        Disorder parameter, a finite number with ``alpha / gue_scale >= ALPHA_MIN = 1e-6`` (below
+        that the gate phases are rounding noise); ``alpha = 1`` is thermal, ``alpha = 30`` MBL
+        near the avalanche instability.
     seed : int
-        Root seed; sample ``k`` is a pure function of ``(seed, L, alpha, k)``.
+        Root seed (an integer ``0 <= seed <= 2**63 - 1``; ``1.5`` raises
+        :class:`~mbl_avalanche.errors.InputTypeError`); sample ``k`` is a pure function of
+        ``(seed, L, alpha, k)``.
     gue_scale : float
-        Scale of the bond GUE matrices (density ``exp(-tr H^2 / gue_scale^2)``); default 1.
+        Scale of the bond GUE matrices (density ``exp(-tr H^2 / gue_scale^2)``, a finite number
+        ``> 0``); default 1.
+
+    Every argument is validated here (the ensemble configuration and the command line build the
+    model to validate theirs); building the dense ``U_F`` first checks that one ``2**L x 2**L``
+    complex matrix fits in the available memory.
     layer_order : {"odd_first", "even_first"}
         Which bond layer acts right after ``D``; default ``"odd_first"``
         (``U_F = W_even W_odd D``).
@@ -188,16 +216,26 @@ class FloquetModel(Model):
     layer_order: LayerOrder = "odd_first"
 
     def __post_init__(self) -> None:
-        check_L(self.L)
-        check_alpha(self.alpha)
-        if not (np.isfinite(self.gue_scale) and self.gue_scale > 0):
-            raise InputError(f"gue_scale={self.gue_scale!r} is not allowed: it must be > 0")
+        # the same validators as the ensemble configuration and the command line
+        object.__setattr__(self, "L", check_L(self.L))
+        object.__setattr__(self, "alpha", check_alpha(self.alpha))
+        g = check_number("gue_scale", self.gue_scale, minimum=0.0, minimum_open=True)
+        object.__setattr__(self, "gue_scale", g)
+        if not isinstance(self.layer_order, str):
+            raise InputTypeError(
+                f"layer_order={self.layer_order!r} is not allowed: use 'odd_first' or 'even_first'"
+            )
         if self.layer_order not in ("odd_first", "even_first"):
             raise InputError(
                 f"layer_order={self.layer_order!r} is not allowed: use 'odd_first' or 'even_first'"
             )
-        if int(self.seed) < 0:
-            raise InputError(f"seed={self.seed!r} is not allowed: it must be an integer >= 0")
+        object.__setattr__(self, "seed", check_seed(self.seed))
+        if self.alpha < ALPHA_MIN * g:
+            scale = "" if g == 1.0 else f" (here gue_scale={g:g})"
+            raise InputError(
+                f"alpha={self.alpha!r} is not allowed: alpha/gue_scale must be >= {ALPHA_MIN:g}"
+                f"{scale}; below that the bond-gate phases gue_scale*H/alpha are rounding noise"
+            )
 
     def seed_sequence(self, sample: int) -> np.random.SeedSequence:
         """``SeedSequence(seed, spawn_key=(L, float64 bits of alpha, sample))`` (see the module
@@ -244,6 +282,7 @@ class FloquetModel(Model):
         return self._unitary_from(*self.gates(sample))
 
     def _unitary_from(self, phases: np.ndarray, gates: np.ndarray) -> np.ndarray:
+        check_matrix_memory(self.L, "the Floquet unitary")
         u = np.diag(diagonal_phases(phases))
         first, second = self.layers()
         for bond in first + second:
@@ -292,11 +331,7 @@ class FloquetModel(Model):
 
 
 def check_alpha(alpha: object) -> float:
-    """Validate a disorder parameter (a finite number ``> 0``)."""
-    try:
-        a = float(alpha)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InputError(f"alpha={alpha!r} is not allowed: alpha must be a number > 0") from None
-    if not np.isfinite(a) or a <= 0:
-        raise InputError(f"alpha={alpha!r} is not allowed: alpha must be a finite number > 0")
-    return a
+    """Validate a disorder parameter (a finite number ``> 0``; the declared
+    :class:`~.protocol.Parameter` of :class:`FloquetModel`, the check of the ensemble
+    configuration too).  ``alpha / gue_scale >= ALPHA_MIN`` is checked by the model."""
+    return float(FloquetModel.parameters[0].check(alpha))

@@ -25,7 +25,8 @@ import scipy.linalg as sla
 
 from .._repr import compact_repr
 from ..errors import InputError
-from .protocol import Kind, Model, Parameter
+from ..resources import check_allocation
+from .protocol import Kind, Model, Parameter, check_L
 
 __all__ = ["PlantedModel", "PlantedResonance", "planted_resonance"]
 
@@ -98,12 +99,15 @@ def planted_resonance(
     delta : float
         Quasienergy splitting of the planted pair.
     """
+    L = check_L(L)
     sites = tuple(sorted(set(int(i) for i in flip_sites)))
     if L < 3 or 1 not in sites or not all(1 <= i <= L for i in sites):
         raise InputError(
             f"flip_sites={list(flip_sites)!r} is not allowed: sites must lie in 1..L={L} and "
             "include site 1"
         )
+    # the dressing, D, the basis, V and U: about six 2**L x 2**L complex matrices at the peak
+    check_allocation(L, "the planted unitary", 6 * 16 * 4**L, "six 2**L x 2**L complex128 arrays")
     n = 2**L
     a = int(rng.integers(0, n))
     mask = sum(1 << (L - i) for i in sites)

@@ -44,16 +44,21 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InputTypeError
 
 __all__ = [
     "DEFAULT_SEED",
+    "MAX_INDEX",
+    "MAX_L",
     "Kind",
     "Model",
     "Parameter",
     "check_L",
+    "check_integer",
+    "check_number",
     "check_sample",
     "check_seed",
+    "describe_range",
     "family_key",
     "float_key",
     "jsonable_draws",
@@ -75,24 +80,128 @@ def family_key(family: str) -> int:
     return int.from_bytes(hashlib.sha256(family.encode()).digest()[:8], "little")
 
 
+#: Largest chain length any model accepts: basis indices ``0 .. 2**L - 1`` are 64-bit integers
+#: (and one ``2**L x 2**L`` matrix at L = 62 would be ``2**128`` bytes; the memory checks of
+#: :mod:`mbl_avalanche.resources` refuse far smaller L on any real machine).
+MAX_L = 62
+
+#: Largest seed and sample index: both are stored as signed 64-bit integers in every record.
+MAX_INDEX = 2**63 - 1
+
+
+def _label(name: str, value: object) -> str:
+    """``--flag VALUE`` for a command-line flag, ``name=VALUE`` for a keyword."""
+    return f"{name} {value!r}" if name.startswith("-") else f"{name}={value!r}"
+
+
+def check_integer(
+    name: str, value: object, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """``value`` as an ``int`` within ``[minimum, maximum]``, or a one-line error naming it.
+
+    Only integers are integers: a float (``1.5``, also ``2.0``), a string or a bool raises
+    :class:`~mbl_avalanche.errors.InputTypeError`; an integer out of range raises
+    :class:`~mbl_avalanche.errors.InputError`.
+    """
+    lo = "" if minimum is None else f" >= {minimum}"
+    hi = "" if maximum is None else f" <= {maximum}"
+    allowed = f"an integer{lo}{' and' if lo and hi else ''}{hi}"
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InputTypeError(f"{_label(name, value)} is not allowed: it must be {allowed}")
+    v = int(value)
+    if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+        raise InputError(f"{_label(name, value)} is not allowed: it must be {allowed}")
+    return v
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    minimum_open: bool = False,
+    integer: bool = False,
+) -> float:
+    """``value`` as a finite ``float`` in the allowed range, or a one-line error naming it.
+
+    The package's one validator of real parameters (model parameters, the bath coupling,
+    ...): a value that is not a real number (a string, a bool, ``None``, a complex number, an
+    array) raises :class:`~mbl_avalanche.errors.InputTypeError`; NaN, infinities and values out
+    of range raise :class:`~mbl_avalanche.errors.InputError`.  ``integer``: the value must also
+    be integral (``2.0`` is allowed: command-line parameters arrive as floats).
+    """
+    allowed = describe_range(minimum, maximum, minimum_open, integer)
+    if isinstance(value, bool | str | bytes | complex | np.complexfloating) or value is None:
+        raise InputTypeError(f"{_label(name, value)} is not allowed: it must be {allowed}")
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        raise InputTypeError(f"{_label(name, value)} is not allowed: it must be {allowed}")
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InputTypeError(
+            f"{_label(name, value)} is not allowed: it must be {allowed}"
+        ) from None
+    bad = not math.isfinite(v) or (integer and not v.is_integer())
+    if minimum is not None:
+        bad |= v <= minimum if minimum_open else v < minimum
+    if maximum is not None:
+        bad |= v > maximum
+    if bad:
+        raise InputError(f"{_label(name, value)} is not allowed: it must be {allowed}")
+    return v
+
+
+def describe_range(
+    minimum: float | None = None,
+    maximum: float | None = None,
+    minimum_open: bool = False,
+    integer: bool = False,
+) -> str:
+    """``"a finite number >= 0"`` style text of what :func:`check_number` allows."""
+    kind = "an integer" if integer else "a finite number"
+    parts = []
+    if minimum is not None:
+        parts.append(f"{'>' if minimum_open else '>='} {minimum:g}")
+    if maximum is not None:
+        parts.append(f"<= {maximum:g}")
+    return kind + (" " + " and ".join(parts) if parts else "")
+
+
 def check_L(L: object) -> int:
-    """Validate a chain length (an integer ``>= 2``)."""
-    if isinstance(L, bool) or not isinstance(L, int | np.integer) or int(L) < 2:
-        raise InputError(f"L={L!r} is not allowed: L must be an integer >= 2")
+    """Validate a chain length (an integer, ``2 <= L <= MAX_L``)."""
+    if isinstance(L, bool) or not isinstance(L, int | np.integer):
+        raise InputTypeError(f"L={L!r} is not allowed: L must be an integer >= 2")
+    if not 2 <= int(L) <= MAX_L:
+        raise InputError(
+            f"L={L!r} is not allowed: L must be an integer with 2 <= L <= {MAX_L} (basis "
+            "indices are 64-bit integers)"
+            if int(L) > MAX_L
+            else f"L={L!r} is not allowed: L must be an integer >= 2"
+        )
     return int(L)
 
 
 def check_sample(sample: object) -> int:
-    """Validate a sample index (an integer ``>= 0``)."""
-    if isinstance(sample, bool) or not isinstance(sample, int | np.integer) or int(sample) < 0:
+    """Validate a sample index (an integer, ``0 <= sample <= 2**63 - 1``)."""
+    if isinstance(sample, bool) or not isinstance(sample, int | np.integer):
+        raise InputTypeError(f"sample={sample!r} is not allowed: it must be an integer >= 0")
+    if int(sample) < 0:
         raise InputError(f"sample={sample!r} is not allowed: it must be an integer >= 0")
+    if int(sample) > MAX_INDEX:
+        raise InputError(f"sample={sample!r} is not allowed: it must be <= 2**63 - 1")
     return int(sample)
 
 
 def check_seed(seed: object) -> int:
-    """Validate a root seed (an integer ``>= 0``; ``1.5`` is not an integer)."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or int(seed) < 0:
+    """Validate a root seed (an integer, ``0 <= seed <= 2**63 - 1``; ``1.5`` is not an
+    integer and raises :class:`~mbl_avalanche.errors.InputTypeError`)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise InputTypeError(f"seed={seed!r} is not allowed: it must be an integer >= 0")
+    if int(seed) < 0:
         raise InputError(f"seed={seed!r} is not allowed: it must be an integer >= 0")
+    if int(seed) > MAX_INDEX:
+        raise InputError(f"seed={seed!r} is not allowed: it must be <= 2**63 - 1")
     return int(seed)
 
 
@@ -124,34 +233,20 @@ class Parameter:
     integer: bool = False
 
     def check(self, value: object) -> float | int:
-        """``value`` as this parameter's type, or a one-line :class:`InputError`."""
-        allowed = self.describe()
-        if isinstance(value, bool | str | bytes) or value is None:
-            raise InputError(f"{self.name}={value!r} is not allowed: it must be {allowed}")
-        try:
-            v = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise InputError(
-                f"{self.name}={value!r} is not allowed: it must be {allowed}"
-            ) from None
-        bad = not math.isfinite(v) or (self.integer and not v.is_integer())
-        if self.minimum is not None:
-            bad |= v <= self.minimum if self.minimum_open else v < self.minimum
-        if self.maximum is not None:
-            bad |= v > self.maximum
-        if bad:
-            raise InputError(f"{self.name}={value!r} is not allowed: it must be {allowed}")
+        """``value`` as this parameter's type, or a one-line error (:func:`check_number`)."""
+        v = check_number(
+            self.name,
+            value,
+            minimum=self.minimum,
+            maximum=self.maximum,
+            minimum_open=self.minimum_open,
+            integer=self.integer,
+        )
         return int(v) if self.integer else v
 
     def describe(self) -> str:
         """``"a finite number >= 0"`` style text of what is allowed."""
-        kind = "an integer" if self.integer else "a finite number"
-        parts = []
-        if self.minimum is not None:
-            parts.append(f"{'>' if self.minimum_open else '>='} {self.minimum:g}")
-        if self.maximum is not None:
-            parts.append(f"<= {self.maximum:g}")
-        return kind + (" " + " and ".join(parts) if parts else "")
+        return describe_range(self.minimum, self.maximum, self.minimum_open, self.integer)
 
 
 def jsonable_draws(draws: Mapping[str, Any]) -> dict[str, Any]:

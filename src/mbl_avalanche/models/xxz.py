@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..resources import check_allocation, check_matrix_memory
 from .protocol import Kind, Model, Parameter
 
 __all__ = ["HeisenbergModel", "xxz_block", "xxz_hamiltonian"]
@@ -51,6 +52,7 @@ def xxz_block(states: np.ndarray, L: int, h: np.ndarray, delta: float) -> np.nda
     """
     states = np.asarray(states, dtype=np.int64)
     k = states.size
+    check_matrix_memory(L, "the XXZ Hamiltonian", itemsize=8, rows=k)
     shifts = L - 1 - np.arange(L)  # site i (1-based) is bit L - i
     bits = (states[:, None] >> shifts[None, :]) & 1
     z = 0.5 - bits  # S^z_i = +1/2 for s_i = 0
@@ -68,6 +70,7 @@ def xxz_block(states: np.ndarray, L: int, h: np.ndarray, delta: float) -> np.nda
 
 def xxz_hamiltonian(L: int, h: np.ndarray, delta: float = 1.0) -> np.ndarray:
     """The dense ``2**L x 2**L`` random-field XXZ Hamiltonian (real)."""
+    check_matrix_memory(L, "the XXZ Hamiltonian", itemsize=8)
     return xxz_block(np.arange(2**L), L, h, delta)
 
 
@@ -79,10 +82,10 @@ class HeisenbergModel(Model):
     L : int
         Number of spins (``>= 2``).
     W : float
-        Disorder strength (``>= 0``): ``h_i`` uniform in ``[-W, W]``.  The usual ED crossover
-        is near ``W = 3.5 - 4``; the avalanche landmark lies far above it.
+        Disorder strength (a finite number ``>= 0``): ``h_i`` uniform in ``[-W, W]``.  The
+        usual ED crossover is near ``W = 3.5 - 4``; the avalanche landmark lies far above it.
     Delta : float
-        Anisotropy (default 1: the Heisenberg chain).
+        Anisotropy (a finite number; default 1: the Heisenberg chain).
     seed : int
         Root seed.
 
@@ -119,6 +122,8 @@ class HeisenbergModel(Model):
 
     def sectors(self) -> list[np.ndarray]:
         """Basis indices of the sectors with ``n = 0..L`` down spins (sizes ``binom(L, n)``)."""
+        # the basis indices and their bit counts: four 2**L int64 vectors at the peak
+        check_allocation(self.L, "the sectors of the XXZ chain", 4 * 8 * 2**self.L)
         n = np.arange(2**self.L, dtype=np.int64)
         pc = _popcount(n)
         return [n[pc == k] for k in range(self.L + 1)]
