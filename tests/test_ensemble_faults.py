@@ -253,6 +253,16 @@ def test_closed_stdout_pipe(tmp_path):
         assert "Traceback" not in p.stderr and "Error" not in p.stderr, p.stderr
 
 
+def _python(script: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(script)],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_unguarded_script_gets_its_real_cause(tmp_path):
     # the README's snippet saved as a script without the main guard
     script = tmp_path / "ens.py"
@@ -261,13 +271,7 @@ def test_unguarded_script_gets_its_real_cause(tmp_path):
         f"run_ensemble({str(tmp_path / 'run')!r}, L=[5], alpha=[30.0], samples=4, chunk=1,\n"
         "             workers=2, progress=False)\n"
     )
-    p = subprocess.run(
-        [sys.executable, str(script)],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    p = _python(script)
     assert p.returncode == 1
     assert 'if __name__ == "__main__":' in p.stderr and "line 2" in p.stderr, p.stderr
     assert "WorkerDied" not in p.stderr
@@ -278,12 +282,6 @@ def test_unguarded_script_gets_its_real_cause(tmp_path):
         f"    run_ensemble({str(tmp_path / 'run')!r}, L=[5], alpha=[30.0], samples=4, chunk=1,\n"
         "                 workers=2, progress=False)\n"
     )
-    p = subprocess.run(
-        [sys.executable, str(script)],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    p = _python(script)
     assert p.returncode == 0, p.stderr
     assert len(load_run(tmp_path / "run")) == 4
