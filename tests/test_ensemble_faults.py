@@ -167,7 +167,6 @@ def test_shard_removed_under_a_running_process(tmp_path, reference):
     pd.testing.assert_frame_equal(drop_volatile(load_run(out)), reference)
 
 
-@pytest.mark.slow  # flaky once (BrokenProcessPool at submit): see the stop-16 note
 def test_worker_killed_as_the_oom_killer_does(tmp_path, reference):
     import psutil
 
@@ -181,11 +180,13 @@ def test_worker_killed_as_the_oom_killer_does(tmp_path, reference):
     deadline = time.monotonic() + 60
     killed = None
     while killed is None and time.monotonic() < deadline and p.poll() is None:
-        # the workers: children of the forkserver (not the forkserver or resource tracker)
-        kids = [c for c in driver.children(recursive=True) if c.ppid() != driver.pid]
-        if len(shard_files(out)) >= 2 and kids:
-            killed = kids[0].pid
-            kids[0].send_signal(signal.SIGKILL)
+        # the workers: children of the forkserver (not the forkserver or resource tracker);
+        # a process listed can be gone a moment later (a helper that ended)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            kids = [c for c in driver.children(recursive=True) if c.ppid() != driver.pid]
+            if len(shard_files(out)) >= 2 and kids:
+                kids[0].send_signal(signal.SIGKILL)
+                killed = kids[0].pid
         time.sleep(0.01)
     assert killed is not None, "the run finished before a worker could be killed"
     _, err = p.communicate(timeout=300)

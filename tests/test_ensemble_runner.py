@@ -134,7 +134,6 @@ def test_failed_sample_is_recorded_and_retried(tmp_path, monkeypatch, reference)
     pd.testing.assert_frame_equal(drop_volatile(load_run(tmp_path)), reference)
 
 
-@pytest.mark.slow  # flaky in the full suite (passes alone): to investigate, see the stop-16 note
 def test_a_task_whose_worker_keeps_dying_is_left_and_everything_else_done(
     tmp_path, monkeypatch, capsys
 ):

@@ -185,7 +185,9 @@ def test_dask_jobqueue_slurm_cluster_equals_inline_run(slurm_cluster, tmp_path):
     run_ensemble(ref, progress=False, **grid)
     reference = drop_volatile(load_run(ref))
 
-    per_job_mib = min(2048, int(slurm_cluster["memory_mib"]) // int(slurm_cluster["cpus"]))
+    cpus = int(slurm_cluster["cpus"])
+    n_jobs = min(2, cpus)  # one CPU per job: two jobs run at once only on a node with two CPUs
+    per_job_mib = min(2048, int(slurm_cluster["memory_mib"]) // cpus)
     cluster = SLURMCluster(
         queue="debug",
         cores=1,
@@ -202,11 +204,11 @@ def test_dask_jobqueue_slurm_cluster_equals_inline_run(slurm_cluster, tmp_path):
         ],
     )
     try:
-        cluster.scale(jobs=2)
+        cluster.scale(jobs=n_jobs)
         with Client(cluster) as client:
-            client.wait_for_workers(2, timeout=180)
+            client.wait_for_workers(n_jobs, timeout=180)
             jobs = client.run(os.getenv, "SLURM_JOB_ID")  # {worker: its SLURM job}
-            assert len(jobs) == 2 and all(jobs.values()), jobs
+            assert len(jobs) == n_jobs and all(jobs.values()), jobs
             queued = _sh("squeue", "-h", "-n", "mbl-dask", "-o", "%i %T").split()
             assert set(jobs.values()) <= set(queued[::2]) and "RUNNING" in queued, queued
             out = tmp_path / "dask"
@@ -222,3 +224,8 @@ def test_dask_jobqueue_slurm_cluster_equals_inline_run(slurm_cluster, tmp_path):
         60,
         every=0.5,
     )
+
+
+def test_local_slurm_node_has_the_cpus_of_this_host(slurm_cluster):
+    """The node is declared with the CPUs this process may use, whatever OMP_NUM_THREADS says."""
+    assert int(slurm_cluster["cpus"]) == len(os.sched_getaffinity(0)), slurm_cluster

@@ -209,14 +209,14 @@ class LocalExecutor:
             if suspects:
                 if not running:  # isolation: a death now is this task's own
                     spec = suspects.pop()
-                    running[self.pool.submit(fn, spec)] = spec
+                    running[self._submit(fn, spec)] = spec
             else:
                 while not exhausted and len(running) < 2 * self.workers:
                     nxt = next(source, None)
                     if nxt is None:
                         exhausted = True
                         break
-                    running[self.pool.submit(fn, nxt)] = nxt
+                    running[self._submit(fn, nxt)] = nxt
             procs.update(getattr(self.pool, "_processes", None) or {})
             if not running:
                 return
@@ -230,7 +230,14 @@ class LocalExecutor:
                     alone.pop(id(spec), None)
                     yield spec, (exc if exc is not None else fut.result())
                 continue
-            # a worker died: every task in flight failed with the pool
+            # a worker died: every task in flight failed with the pool, except those that had
+            # finished before it broke
+            for fut in done:
+                exc = fut.exception()
+                if not isinstance(exc, BrokenProcessPool):
+                    spec = running.pop(fut)
+                    alone.pop(id(spec), None)
+                    yield spec, (exc if exc is not None else fut.result())
             for fut in list(running):
                 with contextlib.suppress(Exception):
                     fut.exception(timeout=30)
@@ -257,6 +264,20 @@ class LocalExecutor:
             procs = {}
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = self._new_pool()
+
+    def _submit(self, fn: Callable[[TaskSpec], TaskOutput], spec: TaskSpec) -> Future:
+        """``pool.submit``; a pool broken since the last wait gives a future failed with it.
+
+        A worker can die between one ``wait`` and the next ``submit`` (the OOM killer does not
+        wait): ``submit`` then raises :class:`BrokenProcessPool` itself.  Turned into a failed
+        future, the death is handled where every other one is, in :meth:`run`.
+        """
+        try:
+            return self.pool.submit(fn, spec)
+        except BrokenProcessPool as exc:
+            fut: Future = Future()
+            fut.set_exception(exc)
+            return fut
 
     @staticmethod
     def _death_message(procs: dict[int, Any]) -> str:
