@@ -319,6 +319,21 @@ def test_gamma_is_validated(bad):
         check_gamma(bad)
 
 
+@pytest.mark.parametrize(
+    ("kw", "needle"),
+    [
+        ({"n_times": 1}, "n_times=1"),
+        ({"n_times": 10**6}, "n_times=1000000"),
+        ({"n_times": 20.0}, "n_times=20.0"),
+        ({"k": 0}, "k=0"),
+        ({"k": 33}, "k=33"),
+    ],
+)
+def test_run_dynamics_sizes_are_validated_before_work(kw, needle):
+    with pytest.raises(InputError, match=needle):
+        run_dynamics(np.eye(4), 1e-3, **kw)
+
+
 def test_L_is_validated():
     for bad in (1, 7, 2.5, True):
         with pytest.raises(InputError, match="L="):

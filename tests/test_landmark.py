@@ -337,6 +337,8 @@ def test_models_and_parameters():
     for kw, msg in (
         ({"top": 1}, "top=1"),
         ({"n_boot": 0}, "n_boot=0"),
+        ({"n_boot": 10**7}, r"n_boot=10000000 is not allowed: it must be an integer >= 1 and <= "),
+        ({"n_boot": 2.5}, "n_boot=2.5"),
         ({"level": 1.0}, "level=1.0"),
         ({"seed": -1}, "seed=-1"),
     ):

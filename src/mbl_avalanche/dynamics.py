@@ -166,11 +166,14 @@ from ._repr import compact_repr
 from .basis import z_signs
 from .errors import InputError
 from .models.custom import check_hermitian, check_unitary
+from .models.protocol import check_integer, check_number
 
 __all__ = [
     "DEFAULT_SWEEP_GAMMAS",
     "DEFAULT_SWEEP_GAMMAS_HAMILTONIAN",
     "MAX_L",
+    "MAX_MODES",
+    "MAX_TIMES",
     "SPECTRAL_MAX_L",
     "STEP_MAX_MATVECS",
     "Channel",
@@ -214,6 +217,12 @@ DEFAULT_SWEEP_GAMMAS_HAMILTONIAN = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4)
 #: spend (about the cost of the channel's limit of ``2e6`` periods).
 STEP_MAX_MATVECS = 2_000_000
 
+#: Most time points of ``rho(t)`` (``n_times``, ``--times``).
+MAX_TIMES = 10**5
+
+#: Most slow modes (``k``, ``--modes``; the automatic doubling of the slow-mode solver stops there).
+MAX_MODES = 32
+
 Method = Literal["auto", "spectral", "step"]
 Kind = Literal["unitary", "hamiltonian"]
 
@@ -227,13 +236,7 @@ _UNIT_ROUNDOFF = 2.0**-53
 
 def check_gamma(gamma: object) -> float:
     """Validate a bath coupling (a finite number ``> 0``)."""
-    try:
-        g = float(gamma)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InputError(f"gamma={gamma!r} is not allowed: gamma must be a number > 0") from None
-    if not (math.isfinite(g) and g > 0):
-        raise InputError(f"gamma={gamma!r} is not allowed: gamma must be a finite number > 0")
-    return g
+    return check_number("gamma", gamma, minimum=0.0, minimum_open=True)
 
 
 def check_dynamics_L(L: object) -> int:
@@ -1642,6 +1645,8 @@ def run_dynamics(
     """The channel of a unitary (or the Lindbladian of a Hamiltonian, ``kind="hamiltonian"``),
     slow modes, ``rho(t)`` up to ``n_relax / r_1`` and an optional sweep."""
     kind = _check_kind(kind)
+    n_times = check_integer("n_times", n_times, 2, MAX_TIMES)
+    k = check_integer("k", k, 1, MAX_MODES)
     ch = _make(op, gamma, kind, result)
     modes = ch.slow_modes(k)
     if not (n_relax > 0 and math.isfinite(n_relax)):

@@ -565,12 +565,7 @@ def landmark(
     """
     if isinstance(top, bool) or int(top) != top or top < 2:
         raise InputError(f"top={top} is not allowed: use an integer >= 2")
-    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1:
-        raise InputError(f"n_boot={n_boot} is not allowed: use an integer >= 1")
-    if not 0.0 < float(level) < 1.0:
-        raise InputError(f"level={level} is not allowed: use a number in (0, 1)")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise InputError(f"seed={seed} is not allowed: use an integer >= 0")
+    n_boot, level, seed = stats.check_bootstrap(n_boot, level, seed)
     if not 0.0 <= float(max_below_precision) <= 1.0:
         raise InputError(
             f"max_below_precision={max_below_precision} is not allowed: use a fraction in [0, 1]"

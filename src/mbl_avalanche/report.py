@@ -71,7 +71,7 @@ from ._repr import jsonable
 from .errors import InputError
 from .models.protocol import check_integer, check_number
 from .record import PAIRS
-from .stats import LN4, Estimate, Regimes, finite, numeric
+from .stats import LN4, MAX_N_BOOT, Estimate, Regimes, check_bootstrap, finite, numeric
 
 __all__ = [
     "AB_MIN_FRACTION",
@@ -795,28 +795,6 @@ CLAIMS: tuple[Callable[[_Ctx], Claim], ...] = (
     claim_landmark,
     claim_flags,
 )
-
-
-#: Most bootstrap resamples per interval (each is a Python-level resample of the samples: a
-#: million resamples of the dozen claims take minutes already).
-MAX_N_BOOT = 10**6
-
-
-def check_bootstrap(
-    n_boot: object,
-    level: object,
-    seed: object,
-    names: tuple[str, str, str] = ("n_boot", "level", "seed"),
-) -> tuple[int, float, int]:
-    """Validate the bootstrap settings (``1 <= n_boot <= MAX_N_BOOT``, ``0 < level < 1``,
-    ``seed >= 0``); ``names`` are what the messages call them (the command line: its flags)."""
-    n = check_integer(names[0], n_boot, minimum=1, maximum=MAX_N_BOOT)
-    lv = check_number(names[1], level, minimum=0.0, minimum_open=True)
-    if lv >= 1.0:
-        label = f"{names[1]} {level!r}" if names[1].startswith("-") else f"{names[1]}={level!r}"
-        raise InputError(f"{label} is not allowed: use a number in (0, 1)")
-    sd = check_integer(names[2], seed, minimum=0)
-    return n, lv, sd
 
 
 def check_headline(table: pd.DataFrame, L: object, alpha: object, parameter: str = "alpha") -> None:

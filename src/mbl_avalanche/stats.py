@@ -34,10 +34,12 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .models.protocol import check_integer, check_number
 from .record import column
 
 __all__ = [
     "LN4",
+    "MAX_N_BOOT",
     "MBL_ALPHA_MIN",
     "THERMAL_ALPHA_MAX",
     "Estimate",
@@ -46,6 +48,7 @@ __all__ = [
     "as_rng",
     "bootstrap",
     "case_of",
+    "check_bootstrap",
     "discrete_mode",
     "finite",
     "fit_line",
@@ -553,3 +556,25 @@ def near_zero_or_one(z: np.ndarray, tol: float = 0.05) -> np.ndarray:
     """1.0 where ``min(z, 1 - z) <= tol``, else 0.0."""
     z = np.asarray(z, dtype=float)
     return (np.minimum(z, 1.0 - z) <= tol).astype(float)
+
+
+#: Most bootstrap resamples per interval (each is a Python-level resample of the samples: a
+#: million resamples of the dozen claims take minutes already).
+MAX_N_BOOT = 10**6
+
+
+def check_bootstrap(
+    n_boot: object,
+    level: object,
+    seed: object,
+    names: tuple[str, str, str] = ("n_boot", "level", "seed"),
+) -> tuple[int, float, int]:
+    """Validate the bootstrap settings (``1 <= n_boot <= MAX_N_BOOT``, ``0 < level < 1``,
+    ``seed >= 0``); ``names`` are what the messages call them (the command line: its flags)."""
+    n = check_integer(names[0], n_boot, minimum=1, maximum=MAX_N_BOOT)
+    lv = check_number(names[1], level, minimum=0.0, minimum_open=True)
+    if lv >= 1.0:
+        label = f"{names[1]} {level!r}" if names[1].startswith("-") else f"{names[1]}={level!r}"
+        raise InputError(f"{label} is not allowed: use a number in (0, 1)")
+    sd = check_integer(names[2], seed, minimum=0)
+    return n, lv, sd

@@ -18,6 +18,8 @@ from ..dynamics import (
     DEFAULT_SWEEP_GAMMAS,
     DEFAULT_SWEEP_GAMMAS_HAMILTONIAN,
     MAX_L,
+    MAX_MODES,
+    MAX_TIMES,
     DynamicsResult,
     Kind,
     check_dynamics_L,
@@ -42,12 +44,6 @@ __all__ = [
     "run",
 ]
 
-
-#: Most time points of rho(t) (``--times``).
-MAX_TIMES = 10**5
-
-#: Most slow modes (``--modes``; the automatic doubling of the slow-mode solver stops there too).
-MAX_MODES = 32
 
 #: File types of ``--plot``.
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
