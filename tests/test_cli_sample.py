@@ -109,6 +109,32 @@ def test_bad_matrix_files(tmp_path, capsys):
         assert needle in err and "\n" not in err
 
 
+@pytest.mark.parametrize("command", ["sample", "inspect", "dynamics"])
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        (["--alpha", "30"], "--alpha 30.0 is not allowed with --unitary"),
+        (["--sample", "3"], "--sample 3 is not allowed with --unitary"),
+        (["--seed", "7"], "--seed 7 is not allowed"),
+        (["--model", "heisenberg"], "--model heisenberg is not allowed"),
+        (["--param", "W=3"], "--param W=3 is not allowed"),
+        (["--layer-order", "even_first"], "--layer-order even_first is not allowed"),
+    ],
+)
+def test_model_options_with_a_matrix_file_are_refused(tmp_path, capsys, command, extra, needle):
+    """With --unitary the matrix is the sample: an option choosing a model's sample would be
+    ignored, so it is a one-line error (exit code 2), not a silently different analysis."""
+    np.save(tmp_path / "U.npy", haar_unitary(8, np.random.default_rng(1)))
+    argv = [command, "--unitary", str(tmp_path / "U.npy"), *extra]
+    if command == "dynamics":
+        argv += ["--gamma", "1e-3"]
+    if command == "inspect":
+        argv += ["--plot", str(tmp_path / "fig.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and needle in err and "leave out" in err, err
+
+
 def test_console_entry_point_exit_code():
     p = subprocess.run(
         [sys.executable, "-m", "mbl_avalanche", "sample", "--L", "3", "--alpha", "nan"],

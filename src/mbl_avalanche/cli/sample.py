@@ -24,6 +24,7 @@ __all__ = [
     "add_model_arguments",
     "add_source_arguments",
     "check_matrix_L",
+    "check_no_model_options",
     "format_summary",
     "jsonable",
     "model_from_args",
@@ -124,6 +125,7 @@ def check_matrix_L(args: argparse.Namespace, m: np.ndarray, kind: str) -> int:
     flag = f"--{kind}"
     what = "Hamiltonian" if kind == "hamiltonian" else "unitary"
     path = getattr(args, kind, None)
+    check_no_model_options(args, flag, path)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise InputError(
             f"{flag} {str(path)!r} is not allowed: its array has shape {m.shape}, it must be "
@@ -137,6 +139,34 @@ def check_matrix_L(args: argparse.Namespace, m: np.ndarray, kind: str) -> int:
             f"{m.shape[0]}x{m.shape[1]}, i.e. L={L} (leave out --L or give --L {L})"
         )
     return L
+
+
+#: The options that choose a sample of a model, with their defaults: with ``--unitary`` or
+#: ``--hamiltonian`` the matrix is the sample, so none of them may be given another value.
+MODEL_OPTIONS: tuple[tuple[str, str, object], ...] = (
+    ("model", "--model", "floquet"),
+    ("alpha", "--alpha", None),
+    ("W", "--W", None),
+    ("Delta", "--Delta", None),
+    ("param", "--param", None),
+    ("sample", "--sample", 0),
+    ("seed", "--seed", DEFAULT_SEED),
+    ("gue_scale", "--gue-scale", 1.0),
+    ("layer_order", "--layer-order", "odd_first"),
+)
+
+
+def check_no_model_options(args: argparse.Namespace, flag: str, path: object) -> None:
+    """With a matrix from a file, an option that chooses a model's sample would be silently
+    ignored: a one-line :class:`InputError` names it instead."""
+    for attr, option, default in MODEL_OPTIONS:
+        value = getattr(args, attr, default)
+        if value != default and value is not None:
+            shown = " ".join(value) if isinstance(value, list) else value
+            raise InputError(
+                f"{option} {shown} is not allowed with {flag} {str(path)!r}: the matrix is the "
+                f"sample (leave out {option})"
+            )
 
 
 def model_from_args(args: argparse.Namespace) -> Model:
