@@ -232,3 +232,121 @@ def test_laplacian_form_against_a_pairwise_sum():
     got = laplacian_form(s, x)
     assert np.allclose(got, got.T, rtol=0, atol=1e-14 * np.max(np.abs(ref)))
     assert np.max(np.abs(got - ref)) <= 1e-13 * np.max(np.abs(ref))
+
+
+# --- the Cholesky route to the slow modes (dense S, N >= CHOLESKY_MIN_STATES) ------------------
+
+
+def _spy_cholesky(monkeypatch) -> list:
+    """Record what each call of ``bath._slow_subspace_cholesky`` returned."""
+    from mbl_avalanche import bath
+
+    calls: list = []
+    real = bath._slow_subspace_cholesky
+
+    def spy(s, k):
+        out = real(s, k)
+        calls.append(out)
+        return out
+
+    monkeypatch.setattr(bath, "_slow_subspace_cholesky", spy)
+    return calls
+
+
+@pytest.mark.parametrize("b_over_a", [1.05, 1.001])
+def test_cholesky_route_gives_way_on_the_planted_near_degenerate_modes(monkeypatch, b_over_a):
+    """The planted three-cluster problem: slow rates ~1e-14, the next ~0.5, so the solves of
+    K (condition ~1e14) leave the fast Ritz vectors a residual ~eps 0.5**2 / 1e-14 that never
+    reaches the tolerance; the route stops within a few sweeps and dsyevr gives the planted
+    answer to the same 1e-12 as without the route."""
+    from mbl_avalanche import bath
+
+    monkeypatch.setattr(bath, "CHOLESKY_MIN_STATES", 2)
+    calls = _spy_cholesky(monkeypatch)
+    test_planted_near_degenerate_slow_modes(b_over_a)
+    assert calls == [None]  # tried, given up, dense solver used
+
+
+@pytest.fixture(scope="module")
+def mbl_rates_L10() -> np.ndarray:
+    """S of a Floquet sample at L = 10 (N = 1024 = CHOLESKY_MIN_STATES), alpha = 30."""
+    return analyze_sample(FloquetModel(L=10, alpha=30.0), 1, keep_S=True).S
+
+
+def test_cholesky_route_agrees_with_dsyevr_within_the_certified_errors(monkeypatch, mbl_rates_L10):
+    from mbl_avalanche import bath
+
+    s = mbl_rates_L10
+    assert s.shape[0] >= bath.CHOLESKY_MIN_STATES
+    calls = _spy_cholesky(monkeypatch)
+    a = slowest_modes(s)  # Cholesky route
+    assert len(calls) == 1 and calls[0] is not None
+    monkeypatch.setattr(bath, "CHOLESKY_MIN_STATES", 1 << 62)
+    b = slowest_modes(s)  # dsyevr
+    assert len(calls) == 1
+    assert not (a.below_precision or b.below_precision or a.degenerate or b.degenerate)
+    # Gamma is a Rayleigh quotient of each route's mode: both lie within their floors
+    assert abs(a.Gamma - b.Gamma) <= 10 * (a.floor + b.floor), (a.Gamma, b.Gamma)
+    assert abs(a.Gamma2 - b.Gamma2) <= 1e-6 * b.Gamma2
+    n = s.shape[0]
+    assert np.linalg.norm(a.c - b.c) / np.sqrt(n) <= 2 * (a.mode_error + b.mode_error)
+    # the Laplacian eigenvalues of the two solvers agree to the dense resolution
+    assert np.max(np.abs(a.gaps_eig - b.gaps_eig)) <= 10 * b.resolution + 1e-9 * b.gaps_eig[-1]
+    # the certificate is computed from the mode itself, whichever solver found it
+    assert a.residual <= 1e3 * b.resolution
+
+
+def test_cholesky_route_gives_way_on_a_clustered_spectrum(monkeypatch):
+    """A Haar-random V (thermal): the slow spectrum is clustered, the iteration predicts that
+    it would need too many sweeps and stops after three; the result is the dense solver's."""
+    from mbl_avalanche import bath
+
+    rng = np.random.default_rng(8)
+    s = rate_matrix(haar_unitary(1024, rng))
+    solves = []
+    real_iteration = bath._subspace_iteration
+
+    def counting(solve, *args, **kw):
+        def counted(x):
+            solves.append(1)
+            return solve(x)
+
+        return real_iteration(counted, *args, **kw)
+
+    monkeypatch.setattr(bath, "_subspace_iteration", counting)
+    calls = _spy_cholesky(monkeypatch)
+    a = slowest_modes(s)
+    assert calls == [None] and len(solves) == 3
+    monkeypatch.setattr(bath, "CHOLESKY_MIN_STATES", 1 << 62)
+    b = slowest_modes(s)
+    assert a.Gamma == b.Gamma and np.array_equal(a.c, b.c)
+
+
+def test_subspace_iteration_on_a_known_spectrum():
+    """K = diag(mu) with mu spread by factors: the k smallest come out to the tolerance, in a
+    number of sweeps set by mu_k / mu_(m+1); a clustered mu with predict=True stops at once."""
+    from mbl_avalanche import bath
+
+    n, k = 200, 6
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    q[:, 0] = 1 / np.sqrt(n)  # the uniform vector, which P projects out
+    q, _ = np.linalg.qr(q)
+    q[:, 0] = np.abs(q[:, 0])
+    mu = np.concatenate([[1.0], 10.0 ** np.linspace(-12, 0, n - 1)])  # mu[0]: the uniform one
+    kmat = (q * mu) @ q.T
+    kinv = (q / mu) @ q.T
+    got = bath._subspace_iteration(lambda x: kinv @ x, lambda x: kmat @ x, n, k, 1.0, 400)
+    assert got is not None
+    vals, ritz = got
+    want = np.sort(mu[1:])[:k]
+    # absolute accuracy: the tolerance 1e-13 ||K|| on the residuals (K^-1 itself is rounded)
+    assert np.max(np.abs(vals - want)) < 1e-13
+    assert np.max(np.abs(kmat @ ritz - ritz * vals)) < 1e-12
+    clustered = np.concatenate([[1.0], 1.0 + 1e-3 * np.arange(n - 1)])
+    kc, kci = (q * clustered) @ q.T, (q / clustered) @ q.T
+    sweeps = []
+    out = bath._subspace_iteration(
+        lambda x: sweeps.append(1) or kci @ x, lambda x: kc @ x, n, k, 1.0, 40, True
+    )
+    assert out is None and len(sweeps) == 3

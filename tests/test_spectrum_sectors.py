@@ -89,6 +89,7 @@ def test_block_solver_equals_dense_solver(W, monkeypatch):
         return out
 
     monkeypatch.setattr(bath, "_slow_subspace_blocks", spy)
+    monkeypatch.setattr(bath, "CHOLESKY_MIN_STATES", 1 << 62)  # the reference: dsyevr
     s, groups = _rate_matrix(10, W, 1)
     assert s.shape[0] == bath.BLOCK_SOLVER_MIN_STATES
     d = bath.slowest_modes(s)
@@ -105,6 +106,7 @@ def test_block_solver_equals_dense_solver(W, monkeypatch):
 
 def test_block_solver_falls_back_to_dense(monkeypatch):
     s, groups = _rate_matrix(10, 4.0, 0)
+    monkeypatch.setattr(bath, "CHOLESKY_MIN_STATES", 1 << 62)  # dsyevr for the dense S
     dense = bath.slowest_modes(s)
     monkeypatch.setattr(bath, "_MAX_ITERATIONS", 0)  # never converges
     assert bath._slow_subspace_blocks(s, groups, 6) is None

@@ -28,7 +28,8 @@ least 0.1 of ``max|c|`` is positive.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -529,7 +530,13 @@ def slowest_modes(
         conserves ``S^z``).  The slow modes then come from subspace iteration with the shifted
         Laplacian factorised block by block (:func:`_slow_subspace_blocks`, cost about
         ``sum_i b_i**3`` instead of ``N**3``) when ``N >= BLOCK_SOLVER_MIN_STATES``; otherwise,
-        or if that iteration does not converge, from a dense eigensolver.
+        or if that iteration does not converge, from a dense eigensolver.  Without ``groups``,
+        for ``N >= CHOLESKY_MIN_STATES`` on the CPU, the slow modes are first sought by inverse
+        subspace iteration on one dense Cholesky factor (:func:`_slow_subspace_cholesky`,
+        ``N**3 / 3`` flops at BLAS-3 speed against the ``4 N**3 / 3``, half BLAS-2, of the
+        tridiagonal reduction); when the slow spectrum is too clustered for it (thermal
+        samples) it gives way to the dense eigensolver within three sweeps.  Either way the
+        result passes through the same Rayleigh-Ritz step and certificate.
 
     Notes
     -----
@@ -551,6 +558,8 @@ def slowest_modes(
     solved = None
     if groups is not None and xp is np and len(groups) > 2 and n >= BLOCK_SOLVER_MIN_STATES:
         solved = _slow_subspace_blocks(s, groups, k)
+    elif groups is None and xp is np and n >= CHOLESKY_MIN_STATES:
+        solved = _slow_subspace_cholesky(s, k)
     if solved is not None:
         vals, modes, lap_norm = solved
     else:
@@ -684,13 +693,46 @@ def _slow_subspace_blocks(
             out[g] = r
         return out
 
+    found = _subspace_iteration(solve, multiply, n, k, lap_norm, _MAX_ITERATIONS)
+    if found is None:
+        return None
+    mu, ritz = found
+    return mu - tau, ritz, lap_norm
+
+
+def _subspace_iteration(
+    solve: Callable[[np.ndarray], np.ndarray],
+    multiply: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    k: int,
+    lap_norm: float,
+    max_sweeps: int,
+    predict: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Subspace iteration with Rayleigh-Ritz on ``P K^{-1} P`` (``P`` projects out the uniform
+    vector): ``(mu, ritz)``, the ``k`` smallest eigenvalues ``mu`` of ``K`` and their unit Ritz
+    vectors, once every residual ``||K x - mu x||`` is below ``_ITERATION_TOL * lap_norm``; or
+    ``None`` after ``max_sweeps`` sweeps.
+
+    ``predict``: from the third sweep on, give up as soon as the sweeps still needed, at the
+    observed rate ``theta_m / theta_k`` (the smallest Ritz value of ``K^{-1}`` in the block over
+    the ``k``-th largest: the factor by which the ``k``-th residual falls per sweep), would take
+    the total beyond ``max_sweeps``, or when the largest residual has not halved over the last
+    two sweeps.  A clustered slow spectrum (thermal samples) then costs three sweeps before the
+    caller falls back to a dense eigensolver, and so does a block whose residuals stall: the
+    solves of ``K``, whose condition number is ``~ ||Lap|| / (lambda_1 + tau)``, leave an error
+    ``~ eps theta_1`` in every solution, which bounds the residual of the ``j``-th vector near
+    ``eps lambda_j**2 / lambda_1``, too large when the ``k``-th slow rate exceeds the slowest
+    by many decades.
+    """
     m = min(n - 1, k + _EXTRA_VECTORS)
     rng = np.random.default_rng(0x5EC7)  # a fixed start: the result does not depend on it
     x = rng.standard_normal((n, m))
     x -= x.mean(axis=0)
     x, _ = np.linalg.qr(x)
     target = _ITERATION_TOL * lap_norm
-    for _ in range(_MAX_ITERATIONS):
+    history: list[float] = []
+    for sweep in range(1, max_sweeps + 1):
         y = solve(x)
         y -= y.mean(axis=0)  # P: the uniform vector is an exact eigenvector of K
         t = x.T @ y
@@ -700,10 +742,74 @@ def _slow_subspace_blocks(
             ritz = x @ z[:, :k]
             mu = 1.0 / theta[:k]  # lambda + tau
             resid = np.linalg.norm(multiply(ritz) - ritz * mu, axis=0)
-            if np.all(resid <= target):
-                return mu - tau, ritz, lap_norm
+            worst = float(np.max(resid))
+            if worst <= target:
+                return mu, ritz
+            history.append(worst)
+            if predict and sweep >= 3:
+                rate = float(theta[m - 1] / theta[k - 1])
+                if not 0.0 < rate < 1.0:
+                    return None
+                if sweep + math.log(worst / target) / -math.log(rate) > max_sweeps:
+                    return None
+                if len(history) >= 3 and worst > 0.5 * history[-3]:
+                    return None  # stalled at the solves' rounding
         x, _ = np.linalg.qr(y @ z)
     return None
+
+
+#: Smallest ``N`` at which :func:`slowest_modes` tries :func:`_slow_subspace_cholesky` on a
+#: dense ``S`` (below it ``dsyevr`` is as fast: ``benchmarks/slow_modes.py``).
+CHOLESKY_MIN_STATES = 1024
+
+#: Most sweeps of :func:`_slow_subspace_cholesky` (predicted from the observed rate): beyond
+#: them the dense eigensolver is cheaper.
+_CHOLESKY_MAX_SWEEPS = 40
+
+
+def _slow_subspace_cholesky(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The ``k`` smallest nonzero Laplacian eigenpairs of a dense ``S`` by inverse subspace
+    iteration: one Cholesky factorisation ``K = Lap + tau 1 = F F^T`` (``N**3 / 3`` flops,
+    against ``4 N**3 / 3`` for the tridiagonal reduction of ``dsyevr`` and it runs at BLAS-3
+    speed), then sweeps of two triangular solves with ``k + 8`` right-hand sides
+    (:func:`_subspace_iteration`).  ``tau`` as in :func:`_slow_subspace_blocks`.
+
+    The slow modes of an MBL sample are separated by factors (the relaxation times of l-bits at
+    growing distance from the bath), so a sweep cuts the residuals by ``theta_m / theta_k ~ 0.2``
+    and ten sweeps reach the dense solver's accuracy; the Rayleigh-Ritz step of
+    :func:`_refine_slow_modes` then certifies the result exactly as for the dense solver.
+    Returns ``None`` (the caller uses ``dsyevr``) when the factorisation fails or the slow
+    spectrum is too clustered for :data:`_CHOLESKY_MAX_SWEEPS` sweeps (thermal samples).
+    """
+    from scipy.linalg import LinAlgError, cholesky, solve_triangular
+
+    n = s.shape[0]
+    diag_s = np.diagonal(s).copy()
+    degree = s.sum(axis=1) - diag_s  # the Laplacian's diagonal
+    lap_norm = 2.0 * float(np.max(degree))
+    tau = resolution_of(n, lap_norm)
+    shifted = degree + tau
+    kmat = np.negative(s)
+    kmat[np.diag_indices(n)] = shifted
+    try:
+        f = cholesky(kmat, lower=True, overwrite_a=True, check_finite=False)
+    except LinAlgError:
+        return None
+    del kmat
+
+    def solve(x: np.ndarray) -> np.ndarray:
+        y = solve_triangular(f, x, lower=True, check_finite=False)
+        return solve_triangular(f, y, lower=True, trans="T", overwrite_b=True, check_finite=False)
+
+    def multiply(x: np.ndarray) -> np.ndarray:
+        """``K x`` from ``S`` itself (the residual of the true, not the factored, ``K``)."""
+        return (shifted + diag_s)[:, None] * x - s @ x
+
+    found = _subspace_iteration(solve, multiply, n, k, lap_norm, _CHOLESKY_MAX_SWEEPS, True)
+    if found is None:
+        return None
+    mu, ritz = found
+    return mu - tau, ritz, lap_norm
 
 
 def _refine_slow_modes(s: np.ndarray, vals: np.ndarray, modes: Any, lap_norm: float) -> SlowModes:
