@@ -166,6 +166,8 @@ def test_verdicts(claims):
         "lnGamma_slope": "consistent",
         "avalanche_landmark": "inconclusive",  # only alpha = 1 and 30: a factor 30 apart
         "flagged_fraction": "info",
+        "AB_largest_angle_XY": "consistent",
+        "AB_largest_angle_Z": "consistent",
     }
     assert "faster than 4^-L" in claims["lnGamma_slope"].note
 
@@ -347,3 +349,69 @@ def test_landmark_claim_is_information_for_other_models():
     df["Delta"] = 1.0
     (c,) = [x for x in check_claims(df, n_boot=100) if x.key == "avalanche_landmark"]
     assert c.verdict == "info" and c.estimate.low <= 12.0 <= c.estimate.high
+
+
+def test_AB_largest_judged_per_case_as_in_fig4_c_d():
+    """Fig. 4(c) (XY) and 4(d) (Z) get their own verdicts: a table whose Z-case samples have
+    the A'B' angle above the AB one in 45% of them is consistent in the XY case, inconsistent
+    in the Z case, while the pooled fraction alone does not show it."""
+    df, _ = synthetic_table(seed=6, n=400, Ls=(8, 9))
+    mbl = df["alpha"] == 30
+    z = mbl & (df["case"] == "Z")
+    rng = np.random.default_rng(0)
+    flip = z & (rng.random(len(df)) < 0.45)
+    df.loc[flip, "angle_ApBp"] = df.loc[flip, "angle_AB"] + 0.1
+    c = {x.key: x for x in check_claims(df, n_boot=200)}
+    xy, zc, pooled = c["AB_largest_angle_XY"], c["AB_largest_angle_Z"], c["AB_largest_angle"]
+    head = mbl & (df["L"] == 9)
+    n_xy, n_z = int((head & (df["case"] == "XY")).sum()), int((head & (df["case"] == "Z")).sum())
+    assert (xy.estimate.n, zc.estimate.n) == (n_xy, n_z)
+    assert xy.selection == "alpha=30, L=9, XY case" and zc.selection == "alpha=30, L=9, Z case"
+    hz = df[head & (df["case"] == "Z")]
+    others = hz[["angle_ApB", "angle_ABp", "angle_ApBp"]].max(axis=1)
+    expected_z = float((hz["angle_AB"] >= others).mean())
+    assert expected_z < 0.7
+    assert zc.estimate.value == pytest.approx(expected_z, abs=1e-12)
+    assert xy.verdict == "consistent" and zc.verdict == "inconsistent"
+    # the Z case is a minority (30%): pooled, its failure is not resolved
+    assert pooled.verdict != "inconsistent" and pooled.estimate.value > zc.estimate.high
+    assert "Fig. 4(c)" in xy.paper and "Fig. 4(d)" in zc.paper
+
+
+def test_trend_with_L_from_the_per_L_breakdown():
+    """A fraction planted to fall by 0.05 per site is reported as a drift of -0.05 per site
+    (interval covering it); a constant one as no drift."""
+    from mbl_avalanche.report import Claim, trend_with_L
+    from mbl_avalanche.stats import Estimate
+
+    def claim(values):
+        groups = [
+            {"alpha": 30.0, "L": L, "value": v, "low": v - 0.02, "high": v + 0.02, "n": 400}
+            for L, v in values.items()
+        ]
+        groups.append(
+            {"alpha": 30.0, "L": 10, "case": "Z", "value": 0.0, "low": 0, "high": 0, "n": 9}
+        )  # a per-case row: not part of the trend
+        est = Estimate(0.9, 0.88, 0.92, 400, 0.95, 100)
+        return Claim("k", "t", "p", "c", "s", est, "consistent", groups)
+
+    falling = trend_with_L(claim({6: 1.0, 7: 0.95, 8: 0.9, 9: 0.85, 10: 0.8}), "alpha", 0.95)
+    assert falling["L"] == [6, 7, 8, 9, 10]
+    assert falling["per_site"] == pytest.approx(-0.05)
+    assert falling["low"] < -0.05 < falling["high"] and falling["drifts"]
+    # se of a weighted slope over L = 6..10 with sigma = 0.02 / 1.96: sigma / sqrt(10)
+    assert falling["high"] - falling["per_site"] == pytest.approx(0.02 / np.sqrt(10), rel=1e-9)
+    flat = trend_with_L(claim({6: 0.9, 8: 0.9, 10: 0.9}), "alpha", 0.95)
+    assert flat["per_site"] == pytest.approx(0.0, abs=1e-12) and not flat["drifts"]
+    assert trend_with_L(claim({6: 0.9}), "alpha", 0.95) is None
+
+
+def test_report_markdown_shows_the_trend_with_L(synth):
+    df, _ = synth
+    from mbl_avalanche.report import report_dict
+
+    rep = report_dict(check_claims(df, n_boot=50), df, n_boot=50, source="synthetic")
+    md = to_markdown(rep)
+    assert "trend with L (weighted fit of the per-L values, L = 6..10)" in md
+    r_half = next(cl for cl in rep["claims"] if cl["key"] == "R_le_half")
+    assert r_half["extra"]["trend_with_L"]["L"] == [6, 7, 8, 9, 10]

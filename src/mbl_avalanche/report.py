@@ -27,6 +27,11 @@ between or with fewer than :data:`MIN_SAMPLES` samples:
 ``AB_largest_angle``
     Fraction of MBL samples whose AB demixing angle is the largest of AB, A'B, AB', A'B' (paper
     Fig. 4(c, d): "by far the largest").  Consistent if at least :data:`AB_MIN_FRACTION`.
+``AB_largest_angle_XY``, ``AB_largest_angle_Z``
+    The same fraction in each case separately, as the paper shows them (Fig. 4(c): XY case,
+    the near-resonant pair does not flip the last site; Fig. 4(d): Z case, it does; the case
+    from ``Z_jump(mu, nu) > 1/2``).  Same criterion; the Z case alone is markedly lower than
+    the pooled fraction at small ``L``.
 ``x_over_L_mode``
     Most probable resonance location ``x/L`` (paper SM: "near 0.8" at the largest L).
     Consistent if within :data:`X_MODE_TOL` of 0.8.
@@ -61,6 +66,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -92,6 +98,8 @@ __all__ = [
     "check_claims",
     "check_headline",
     "claim_AB_largest",
+    "claim_AB_largest_XY",
+    "claim_AB_largest_Z",
     "claim_R_le_half",
     "claim_flags",
     "claim_landmark",
@@ -105,6 +113,7 @@ __all__ = [
     "report_dict",
     "summary",
     "to_markdown",
+    "trend_with_L",
     "verdict_at_least",
     "verdict_within",
     "write_report",
@@ -414,8 +423,11 @@ def _fraction_claim(
     indicator: Callable[[pd.DataFrame], np.ndarray],
     threshold: float,
     note_fn: Callable[[pd.DataFrame], str] | None = None,
+    case: str | None = None,
 ) -> Claim:
     sub = c.mbl()
+    if case is not None and len(sub):
+        sub = sub[stats.case_of(sub) == case]
     L = c.headline_L(sub, col)
     if L is None:
         return _nodata(
@@ -433,9 +445,8 @@ def _fraction_claim(
     est = c.boot(_mean, ind)
     verdict = verdict_at_least(est, threshold)
     note = note_fn(head) if note_fn else ""
-    return Claim(
-        key, title, paper, crit, f"{c.p}={c.alpha:g}, L={L}", est, verdict, groups, note=note
-    )
+    selection = f"{c.p}={c.alpha:g}, L={L}" + (f", {case} case" if case else "")
+    return Claim(key, title, paper, crit, selection, est, verdict, groups, note=note)
 
 
 def _median_claim(
@@ -551,6 +562,30 @@ def claim_AB_largest(c: _Ctx) -> Claim:
                 cl.extra["trusted_only"] = e.to_dict()
         cl.note = "; ".join(parts)
     return cl
+
+
+def _claim_AB_largest_case(c: _Ctx, case: str, panel: str) -> Claim:
+    return _fraction_claim(
+        c,
+        f"AB_largest_angle_{case}",
+        f"fraction of {case}-case MBL samples whose AB demixing angle is the largest of the four",
+        f"{case} case: the AB demixing angle is the largest (Fig. 4({panel}))",
+        f"fraction >= {AB_MIN_FRACTION}",
+        "angle_AB",
+        _ab_largest,
+        AB_MIN_FRACTION,
+        case=case,
+    )
+
+
+def claim_AB_largest_XY(c: _Ctx) -> Claim:
+    """Fig. 4(c): the demixing angles of the XY case (the resonance away from the last site)."""
+    return _claim_AB_largest_case(c, "XY", "c")
+
+
+def claim_AB_largest_Z(c: _Ctx) -> Claim:
+    """Fig. 4(d): the demixing angles of the Z case (the resonance flips the last site)."""
+    return _claim_AB_largest_case(c, "Z", "d")
 
 
 def claim_x_mode(c: _Ctx) -> Claim:
@@ -794,6 +829,10 @@ CLAIMS: tuple[Callable[[_Ctx], Claim], ...] = (
     claim_lnGamma_slope,
     claim_landmark,
     claim_flags,
+    # appended (not beside AB_largest_angle) so that the bootstrap streams, and so the numbers,
+    # of the claims above stay those of earlier reports
+    claim_AB_largest_XY,
+    claim_AB_largest_Z,
 )
 
 
@@ -865,7 +904,54 @@ def check_claims(
     check_headline(table, L, alpha, regimes.parameter)
     check_bootstrap(n_boot, level, seed)
     ctx = _Ctx(table, regimes, int(n_boot), float(level), int(seed), L, alpha)
-    return [f(ctx) for f in CLAIMS]
+    claims = [f(ctx) for f in CLAIMS]
+    for cl in claims:
+        trend = trend_with_L(cl, regimes.parameter, float(level))
+        if trend is not None:
+            cl.extra["trend_with_L"] = trend
+    return claims
+
+
+def trend_with_L(claim: Claim, parameter: str, level: float) -> dict[str, Any] | None:
+    """The drift of a claim's value with ``L``, from its per-``L`` breakdown.
+
+    The rows of ``claim.groups`` labelled by one disorder value and an integer ``L`` only (other
+    rows, e.g. per case, are not used) give ``(L_i, v_i)``; with at least two ``L`` the
+    weighted least-squares slope ``dv/dL`` per added site is returned with the interval
+    ``slope +- z se`` at ``level`` (``z`` the normal quantile; the weights ``1/sigma_i**2``
+    from the bootstrap intervals, ``sigma_i = (high_i - low_i) / (2 z)``; a zero-width interval,
+    e.g. a fraction of exactly 1, counts as the smallest nonzero one).  ``None`` when there is no
+    such breakdown.  A slope whose interval excludes 0 is a finite-size drift of the claim.
+    """
+    rows = [
+        g
+        for g in claim.groups
+        if set(g) - {"value", "low", "high", "n"} == {parameter, "L"}
+        and isinstance(g["L"], int | np.integer)
+        and all(math.isfinite(float(g[k])) for k in ("value", "low", "high"))
+    ]
+    if len({float(g[parameter]) for g in rows}) != 1 or len({int(g["L"]) for g in rows}) < 2:
+        return None
+    rows = sorted(rows, key=lambda g: int(g["L"]))
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    x = np.array([float(g["L"]) for g in rows])
+    y = np.array([float(g["value"]) for g in rows])
+    sig = np.array([(float(g["high"]) - float(g["low"])) / (2 * z) for g in rows])
+    positive = sig[sig > 0]
+    floor = float(positive.min()) if positive.size else 1.0
+    w = 1.0 / np.maximum(sig, floor) ** 2
+    xm = float(np.sum(w * x) / np.sum(w))
+    sxx = float(np.sum(w * (x - xm) ** 2))
+    slope = float(np.sum(w * (x - xm) * y) / sxx)
+    se = float(np.sqrt(1.0 / sxx))
+    return {
+        "L": [int(v) for v in x],
+        "values": [float(v) for v in y],
+        "per_site": slope,
+        "low": slope - z * se,
+        "high": slope + z * se,
+        "drifts": bool(slope - z * se > 0 or slope + z * se < 0),
+    }
 
 
 def summary(df: pd.DataFrame, regimes: Regimes | None = None) -> dict[str, Any]:
@@ -958,6 +1044,14 @@ def to_markdown(rep: dict[str, Any]) -> str:
         lines.append(f"- criterion: {cl['criterion']} -> **{cl['verdict']}**")
         if cl["note"]:
             lines.append(f"- {cl['note']}")
+        trend = (cl.get("extra") or {}).get("trend_with_L")
+        if trend:
+            Ls = trend["L"]
+            lines.append(
+                f"- trend with L (weighted fit of the per-L values, L = {Ls[0]}..{Ls[-1]}): "
+                f"{_fmt(trend['per_site'])} [{_fmt(trend['low'])}, {_fmt(trend['high'])}] per "
+                "site" + (": drifts with L" if trend["drifts"] else ": no drift resolved")
+            )
         if cl["groups"]:
             keys = []
             for g in cl["groups"]:
