@@ -67,6 +67,7 @@ exclude_patterns = [
     "jupyter_execute",
     "**.ipynb_checkpoints",
     "_snippets",  # fragments pulled into several pages with {include}
+    "results/*/report.md",  # published reports: data files, summarised in results/index.md
 ]
 
 # -- MyST ---------------------------------------------------------------------------------------

@@ -404,6 +404,11 @@ def test_trend_with_L_from_the_per_L_breakdown():
     flat = trend_with_L(claim({6: 0.9, 8: 0.9, 10: 0.9}), "alpha", 0.95)
     assert flat["per_site"] == pytest.approx(0.0, abs=1e-12) and not flat["drifts"]
     assert trend_with_L(claim({6: 0.9}), "alpha", 0.95) is None
+    exact = claim({6: 1.0, 8: 1.0})
+    for g in exact.groups:
+        g["low"] = g["high"] = g["value"]
+    ones = trend_with_L(exact, "alpha", 0.95)
+    assert ones["per_site"] == ones["low"] == ones["high"] == 0.0 and not ones["drifts"]
 
 
 def test_report_markdown_shows_the_trend_with_L(synth):

@@ -920,7 +920,8 @@ def trend_with_L(claim: Claim, parameter: str, level: float) -> dict[str, Any] |
     weighted least-squares slope ``dv/dL`` per added site is returned with the interval
     ``slope +- z se`` at ``level`` (``z`` the normal quantile; the weights ``1/sigma_i**2``
     from the bootstrap intervals, ``sigma_i = (high_i - low_i) / (2 z)``; a zero-width interval,
-    e.g. a fraction of exactly 1, counts as the smallest nonzero one).  ``None`` when there is no
+    e.g. a fraction of exactly 1, counts as the smallest nonzero one, and when every interval
+    has zero width the slope is exact, its interval a point).  ``None`` when there is no
     such breakdown.  A slope whose interval excludes 0 is a finite-size drift of the claim.
     """
     rows = [
@@ -938,12 +939,13 @@ def trend_with_L(claim: Claim, parameter: str, level: float) -> dict[str, Any] |
     y = np.array([float(g["value"]) for g in rows])
     sig = np.array([(float(g["high"]) - float(g["low"])) / (2 * z) for g in rows])
     positive = sig[sig > 0]
+    exact = positive.size == 0  # every interval of zero width (e.g. a fraction 1 at every L)
     floor = float(positive.min()) if positive.size else 1.0
     w = 1.0 / np.maximum(sig, floor) ** 2
     xm = float(np.sum(w * x) / np.sum(w))
     sxx = float(np.sum(w * (x - xm) ** 2))
     slope = float(np.sum(w * (x - xm) * y) / sxx)
-    se = float(np.sqrt(1.0 / sxx))
+    se = 0.0 if exact else float(np.sqrt(1.0 / sxx))
     return {
         "L": [int(v) for v in x],
         "values": [float(v) for v in y],
