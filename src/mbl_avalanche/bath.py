@@ -801,9 +801,11 @@ def _slow_subspace_cholesky(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
         y = solve_triangular(f, x, lower=True, check_finite=False)
         return solve_triangular(f, y, lower=True, trans="T", overwrite_b=True, check_finite=False)
 
+    k_diag = (shifted + diag_s)[:, None]  # K = diag(k_diag) - S (S's own diagonal cancels)
+
     def multiply(x: np.ndarray) -> np.ndarray:
         """``K x`` from ``S`` itself (the residual of the true, not the factored, ``K``)."""
-        return (shifted + diag_s)[:, None] * x - s @ x
+        return k_diag * x - s @ x
 
     found = _subspace_iteration(solve, multiply, n, k, lap_norm, _CHOLESKY_MAX_SWEEPS, True)
     if found is None:
