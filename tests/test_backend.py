@@ -10,6 +10,7 @@ import types
 
 import numpy as np
 import pytest
+import scipy.linalg
 from threadpoolctl import threadpool_limits
 
 from mbl_avalanche import bath, spectrum
@@ -33,6 +34,7 @@ def fake_cupy() -> types.SimpleNamespace:
         Stream=types.SimpleNamespace(null=types.SimpleNamespace(synchronize=lambda: None))
     )
     ns.get_default_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None)
+    ns._scipy_linalg = scipy.linalg  # what cupyx.scipy.linalg is to CuPy
     return ns
 
 
@@ -114,6 +116,16 @@ def test_cli_method_and_backend(capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["sample", "--L", "5", "--alpha", "30", "--backend", "gpu"]) == 2
         err = capsys.readouterr().err
         assert "backend='gpu' is not allowed here" in err and len(err.strip().splitlines()) == 1
+        # an ensemble on the GPU without one: the same line, and no run directory written
+        import tempfile
+        from pathlib import Path
+
+        run = Path(tempfile.mkdtemp()) / "run"
+        argv = ["run", str(run), "--L", "5", "--alpha", "30", "--samples", "1"]
+        assert main([*argv, "--backend", "gpu", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert "backend='gpu' is not allowed here" in err and len(err.strip().splitlines()) == 1
+        assert not run.exists()
 
 
 def test_device_pipeline_matches_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,3 +141,139 @@ def test_device_pipeline_matches_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     assert abs(dev.Gamma - ref.Gamma) <= 1e-6 * ref.Gamma
     assert dev.certificate.orthonormality_error <= 1e-12
     assert dev.certificate.eigen_residual <= 1e-12
+
+
+def test_floquet_unitary_built_by_the_circuit_on_the_device() -> None:
+    """U_F from the gate circuit applied to 1 where the array module computes equals the one
+    built on the host: the same products in the same order, so to a few rounding errors of
+    the L - 1 gate products (each entry a sum of at most 4**(L-1) terms of modulus <= 1)."""
+    model = FloquetModel(L=7, alpha=30.0)
+    u = model.unitary(4)
+    ud = model.unitary_on(4, fake_cupy())
+    tol = 8 * (model.L - 1) * np.finfo(float).eps
+    np.testing.assert_allclose(ud, u, rtol=0, atol=tol)
+    x = np.random.default_rng(1).standard_normal((model.N, 5)) + 0j
+    np.testing.assert_allclose(model.circuit(4, fake_cupy())(x), u @ x, rtol=0, atol=tol * 8)
+
+
+def test_cholesky_slow_modes_on_the_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Cholesky route of the slow modes runs on the device (potrf and two triangular solves
+    per sweep there, the small Rayleigh-Ritz problems on the host) and gives the CPU route's
+    modes; a failed factorisation (an indefinite K) gives way to the dense solver."""
+    v = spectrum.diagonalize_unitary(FloquetModel(L=7, alpha=30.0).unitary(1)).V
+    s = bath.rate_matrix(v)
+    monkeypatch.setattr(bath, "CHOLESKY_MIN_STATES", 64)
+    calls: list[bool] = []
+    real = bath._slow_subspace_cholesky
+
+    def spy(s_: np.ndarray, k: int) -> object:
+        out = real(s_, k)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(bath, "_slow_subspace_cholesky", spy)
+    ref = bath.slowest_modes(s)
+    monkeypatch.setattr(bath, "array_module", lambda a: fake_cupy())
+    dev = bath.slowest_modes(s)
+    assert calls == [True, True]  # both runs kept the Cholesky route
+    np.testing.assert_allclose(dev.c, ref.c, rtol=0, atol=1e-10)
+    assert abs(dev.Gamma - ref.Gamma) <= max(dev.floor, ref.floor) + 1e-12 * ref.Gamma
+    # an indefinite K: the device factor has a non-finite diagonal, the route returns None
+    assert real(-np.abs(s), 4) is None
+
+
+def test_device_pipeline_builds_the_unitary_on_the_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``analyze_sample(..., backend=gpu)`` of the Floquet model builds U_F by
+    ``unitary_on`` (never ``operator``, the host build) and hands the certificate the device
+    circuit."""
+    model = FloquetModel(L=6, alpha=30.0)
+    ref = analyze_sample(model, 0, method="auto")
+    built: list[str] = []
+    monkeypatch.setattr(
+        FloquetModel, "operator", lambda self, k: built.append("host") or self.unitary(k)
+    )
+    real = FloquetModel.unitary_on
+    monkeypatch.setattr(
+        FloquetModel, "unitary_on", lambda self, k, xp: built.append("device") or real(self, k, xp)
+    )
+    monkeypatch.setattr(bath, "array_module", lambda a: fake_cupy())
+    dev = analyze_sample(model, 0, method="auto", backend=Backend("gpu", fake_cupy()))
+    assert built == ["device"]
+    assert dev.meta["backend"] == "gpu"
+    np.testing.assert_allclose(dev.theta, ref.theta, rtol=0, atol=1e-12)
+    assert (dev.mu, dev.nu) == (ref.mu, ref.nu)
+    assert dev.certificate.eigen_residual <= 1e-12
+
+
+def test_gpu_run_plans_workers_per_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``backend = "gpu"``: ``per_gpu`` workers on every visible GPU (auto: several samples in
+    flight where one cannot fill a device, as its memory allows), pinned by ordinal."""
+    import io
+
+    from mbl_avalanche import resources
+    from mbl_avalanche.ensemble import runner
+
+    gib = 2**30
+    monkeypatch.setattr(runner, "gpu_devices", lambda: [("2", 80 * gib), ("5", 80 * gib)])
+    log = io.StringIO()
+    cfg = runner.make_config(L=[9], alpha=[30.0], samples=10, backend="gpu")
+    assert runner.plan_gpu_workers(cfg, 9, log) == (8, 1, ("2", "5"))
+    assert runner.plan_gpu_workers(cfg, 12, log) == (4, 1, ("2", "5"))
+    assert runner.plan_gpu_workers(cfg, 14, log) == (2, 1, ("2", "5"))
+    cfg3 = runner.make_config(L=[9], alpha=[30.0], samples=10, backend="gpu", per_gpu=3)
+    assert runner.plan_gpu_workers(cfg3, 9, log)[0] == 6
+    capped = runner.make_config(L=[9], alpha=[30.0], samples=10, backend="gpu", workers=3)
+    assert runner.plan_gpu_workers(capped, 9, log)[0] == 3
+    # device memory: at L = 15 (8 matrices of 16 GiB) one sample needs more than 80 GiB; still 1
+    assert resources.samples_per_gpu(15, 80 * gib) == 1
+    assert resources.samples_per_gpu(12, 3 * gib) == 1  # 8 x 256 MiB = 2 GiB: one fits
+    with pytest.raises(InputError, match="backend='tpu' is not allowed"):
+        runner.make_config(L=[9], alpha=[30.0], samples=1, backend="tpu")
+
+
+def test_local_workers_are_pinned_one_device_each() -> None:
+    """The local executor's workers each see one GPU (``CUDA_VISIBLE_DEVICES``), in turn."""
+    from mbl_avalanche.ensemble.executors import LocalExecutor
+
+    ex = LocalExecutor(2, devices=("5", "7"))
+    try:
+        probe = "__import__('time').sleep(1.0) or __import__('os').environ['CUDA_VISIBLE_DEVICES']"
+        seen = [f.result(timeout=120) for f in [ex.pool.submit(eval, probe) for _ in range(2)]]
+    finally:
+        ex.pool.shutdown(cancel_futures=True)
+    assert sorted(seen) == ["5", "7"]
+
+
+def test_gpu_ensemble_through_the_runner_matches_cpu(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """``run_ensemble(..., backend="gpu")`` (CuPy stand-in, one device, one sample in flight:
+    this process) records ``backend = "gpu"`` and the CPU run's physics; through a Dask cluster
+    of threads the task carries the backend to the worker."""
+    from pathlib import Path
+
+    from mbl_avalanche import backend as backend_mod
+    from mbl_avalanche.ensemble import load_run, run_ensemble, runner
+
+    out = Path(str(tmp_path))
+    grid = dict(L=[6], alpha=[30.0], samples=3, progress=False)
+    run_ensemble(out / "cpu", **grid)
+    monkeypatch.setattr(backend_mod, "_import_cupy", fake_cupy)
+    monkeypatch.setattr(runner, "gpu_devices", lambda: [("0", 80 * 2**30)])
+    s = run_ensemble(out / "gpu", backend="gpu", per_gpu=1, **grid)
+    assert s.executor == "inline" and s.computed_ok == 3
+    cpu, gpu = load_run(out / "cpu"), load_run(out / "gpu")
+    assert set(gpu["backend"]) == {"gpu"} and set(cpu["backend"]) == {"cpu"}
+    np.testing.assert_array_equal(gpu["mu"], cpu["mu"])
+    np.testing.assert_allclose(gpu["Gamma"], cpu["Gamma"], rtol=1e-6, atol=0)
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+    ):
+        d = run_ensemble(
+            out / "dask", backend="gpu", dask_scheduler=cluster.scheduler_address, **grid
+        )
+    assert d.executor == "dask" and d.computed_ok == 3
+    assert set(load_run(out / "dask")["backend"]) == {"gpu"}

@@ -57,7 +57,7 @@ def test_config_file_drives_the_cli(tmp_path):
         ('L = [6]\nalpha = ["x"]\nsamples = 2\n', "alpha='x' is not allowed"),
         ("L = [1]\nalpha = [1]\nsamples = 2\n", "L=1 is not allowed"),
         ("L = [6]\nalpha = [0]\nsamples = 2\n", "alpha=0 is not allowed"),
-        ("L = [6]\nalpha = [1]\nsamples = 2\nworkers = 0\n", "workers=0 is not allowed"),
+        ("L = [6]\nalpha = [1]\nsamples = 2\nworkers = -1\n", "workers=-1 is not allowed"),
         ("L = [6]\nalpha = [1]\nsamples = 2\nsave_arrays = 1\n", "save_arrays=1 is not allowed"),
         ('L = [6]\nalpha = [1]\nsamples = 2\nlayer_order = "up"\n', "layer_order='up'"),
         ('L = [6]\nalpha = [1]\nsamples = 2\nmethod = "qr"\n', "method='qr' is not allowed"),

@@ -286,3 +286,21 @@ def test_unguarded_script_gets_its_real_cause(tmp_path):
     p = _python(script)
     assert p.returncode == 0, p.stderr
     assert len(load_run(tmp_path / "run")) == 4
+
+
+def test_unguarded_script_with_auto_workers_runs_in_one_process(tmp_path):
+    """The default ``workers`` (auto) never fails on a missing main guard: the run is computed
+    in the script's own process, with a line saying why."""
+    script = tmp_path / "ens.py"
+    script.write_text(
+        "from mbl_avalanche.ensemble import run_ensemble, runner\n"
+        "runner.AUTO_PARALLEL_MIN_SECONDS = 0.0  # as if the run were long\n"
+        "s = run_ensemble("
+        f"{str(tmp_path / 'run')!r}, L=[5], alpha=[30.0], samples=4, chunk=1, progress=False)\n"
+        "print(s.executor, s.workers)\n"
+    )
+    p = _python(script)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["inline", "1"]
+    assert "line 3" in p.stderr and 'if __name__ == "__main__":' in p.stderr, p.stderr
+    assert len(load_run(tmp_path / "run")) == 4

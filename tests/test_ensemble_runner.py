@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import subprocess_env
+from mbl_avalanche import resources as resources_mod
 from mbl_avalanche.analysis import SampleResult, analyze_sample
 from mbl_avalanche.cli import main
 from mbl_avalanche.ensemble import drop_volatile, load_arrays, load_run, run_ensemble, run_status
@@ -283,6 +284,42 @@ def test_workers_times_threads_at_most_cores(tmp_path, monkeypatch):
     assert runner_mod.plan_workers(cfg, 5, log) == (1, 2)
     cfg = runner_mod.make_config(L=[5], alpha=[1.0], samples=1, workers=2, threads=2)
     assert runner_mod.plan_workers(cfg, 5, log) == (1, 2)
+
+
+def test_auto_workers_one_per_core_for_long_runs_one_process_for_short(monkeypatch):
+    """``workers = 0`` (the default): the measured best layout, one process per core with one
+    BLAS thread (benchmarks/throughput_grid.py), capped by memory; this process alone for a run
+    the cost model puts under AUTO_PARALLEL_MIN_SECONDS."""
+    monkeypatch.setattr(runner_mod, "cpu_count", lambda: 4)
+    monkeypatch.setattr(resources_mod, "cpu_count", lambda: 4)
+    monkeypatch.setattr(runner_mod, "available_memory_bytes", lambda: int(23.0 * 2**30))
+    log = io.StringIO()
+    cfg = runner_mod.make_config(L=[9], alpha=[30.0], samples=500)
+    assert cfg.workers == 0 and cfg.threads == 1
+    long = runner_mod.AUTO_PARALLEL_MIN_SECONDS * 10
+    assert runner_mod.plan_workers(cfg, 9, log, long) == (4, 1)
+    assert runner_mod.plan_workers(cfg, 9, log, 0.5) == (1, 1)
+    # L = 14: one Floquet sample's estimate is below 23 GiB, two are not
+    need = sample_memory_bytes(14)
+    assert need < 23.0 * 2**30 < 2 * need
+    assert runner_mod.plan_workers(cfg, 14, log, long) == (1, 1)
+    # threads = 0 gives the cores that memory leaves idle to the one sample
+    cfg0 = runner_mod.make_config(L=[14], alpha=[30.0], samples=5, threads=0)
+    assert runner_mod.plan_workers(cfg0, 14, log, long) == (1, 4)
+    assert runner_mod.plan_workers(cfg0, 9, log, long) == (4, 1)
+    assert log.getvalue() == ""  # the auto layout is not a lowered request: nothing to warn
+
+
+def test_auto_workers_run_in_processes_and_print_the_plan(tmp_path, monkeypatch):
+    """A run above the threshold with the default workers goes to worker processes, and the
+    plan line before it starts names the layout and the expected wall time."""
+    monkeypatch.setattr(runner_mod, "AUTO_PARALLEL_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(runner_mod, "cpu_count", lambda: 2)
+    log = io.StringIO()
+    s = run_ensemble(tmp_path, L=[5], alpha=[1.0], samples=4, chunk=1, log=log, progress=True)
+    assert s.executor == "local" and s.workers == 2 and s.computed_ok == 4
+    plan = [ln for ln in log.getvalue().splitlines() if "(plan)" in ln]
+    assert len(plan) == 1 and "2 worker(s) x 1 BLAS thread(s) (auto): about" in plan[0]
 
 
 def test_progress_lines_when_not_a_terminal(tmp_path):

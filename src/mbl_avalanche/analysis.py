@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import bath, resonance, spectrum
-from .backend import Backend, get_backend
+from .backend import Backend, array_module, get_backend
 from .errors import InputError, InputTypeError
 from .models.custom import check_hermitian, check_unitary
 from .models.floquet import FloquetModel
@@ -276,8 +276,18 @@ class _Stopwatch:
         self.timings[name] = self.timings.get(name, 0.0) + dt if accumulate else dt
 
 
-def _checked_input(op: Any, kind: Kind, check: bool, exact: bool) -> tuple[np.ndarray, float]:
-    """The check stage: ``op`` as complex128 and the unitarity error of a unitary input."""
+def _checked_input(
+    op: Any, kind: Kind, check: bool, exact: bool, be: Backend | None = None
+) -> tuple[Any, float]:
+    """The check stage: ``op`` as complex128 and the unitarity error of a unitary input.
+
+    A device array (an operator built on the GPU, ``be`` given) stays there: the unitarity
+    error is then estimated on the device by the probes of
+    :func:`~mbl_avalanche.spectrum.probe_errors`.
+    """
+    if be is not None and be.is_gpu and not check and kind == "unitary" and not exact:
+        u = be.asarray(op, dtype=np.complex128)
+        return u, spectrum.probe_errors(lambda x: x, u, be.xp.ones(u.shape[0]))[1]
     if kind == "hamiltonian":
         return (check_hermitian(op) if check else np.asarray(op, dtype=np.complex128)), 0.0
     if check:
@@ -359,8 +369,10 @@ def analyze(
 
     with clock.stage("check", accumulate=True):
         if source is not None:
-            op = np.array(source(), dtype=np.complex128)  # a private copy: the solver may overwrite
-        u, unit_err = _checked_input(op, kind, check, exact_certificate)
+            op = source()
+            if not (be.is_gpu and not check and array_module(op) is not np):
+                op = np.array(op, dtype=np.complex128)  # a private copy: the solver may overwrite
+        u, unit_err = _checked_input(op, kind, check, exact_certificate, be)
         del op
     n = u.shape[0]
     L = n.bit_length() - 1
@@ -575,18 +587,33 @@ def analyze_sample(model: Model, sample: int, **kwargs: Any) -> SampleResult:
         timings = {"build": time.perf_counter() - t0}
         kwargs.pop("method", None)
         return analyze(h, "hamiltonian", check=not builtin, meta=meta, timings=timings, **kwargs)
-    box = [model.operator(sample)]
+    be = get_backend(kwargs.get("backend", "cpu"))
+    on_device = be.is_gpu and builtin and hasattr(model, "unitary_on")
+    make: Callable[[], Any]
+    if on_device:  # U_F built on the GPU by its gate circuit (only the gates cross over)
+
+        def make() -> Any:
+            return model.unitary_on(sample, be.xp)  # type: ignore[attr-defined]
+    else:
+
+        def make() -> Any:
+            return model.operator(sample)
+
+    box = [make()]
+    be.synchronize()
     if not builtin:
         _check_shape(model, box[0])
     t_build = time.perf_counter() - t0
 
-    def build() -> np.ndarray:  # the first call hands over the built U, later calls rebuild
-        return box.pop() if box else model.operator(sample)
+    def build() -> Any:  # the first call hands over the built U, later calls rebuild
+        return box.pop() if box else make()
 
-    if kwargs.get("backend", "cpu") == "cpu":
+    if not be.is_gpu:
         circuit = model.circuit(sample)
         if circuit is not None:
             kwargs.setdefault("apply", circuit)
+    elif on_device:
+        kwargs.setdefault("apply", model.circuit(sample, be.xp))  # type: ignore[call-arg]
     return analyze(
         build, "unitary", check=not builtin, meta=meta, timings={"build": t_build}, **kwargs
     )

@@ -18,6 +18,7 @@ Everything on the device is float64/complex128.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,16 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["BACKENDS", "Backend", "array_module", "get_backend", "gpu_available", "to_host"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "array_module",
+    "get_backend",
+    "gpu_available",
+    "gpu_devices",
+    "linalg_module",
+    "to_host",
+]
 
 #: Backends accepted by ``--backend`` and the ``backend=`` arguments.
 BACKENDS = ("cpu", "gpu")
@@ -55,6 +65,22 @@ def gpu_available() -> bool:
     except InputError:
         return False
     return True
+
+
+def gpu_devices() -> list[tuple[str, int]]:
+    """The GPUs this process may use: ``(ordinal, memory in bytes)`` each, the ordinal as
+    ``CUDA_VISIBLE_DEVICES`` names it (its entries in order where it is set, else ``"0"``,
+    ``"1"``, ...).  Raises :class:`~mbl_avalanche.errors.InputError` without CuPy or a device.
+    """
+    cupy = _import_cupy()
+    n = int(cupy.cuda.runtime.getDeviceCount())
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")]
+    names = visible if len([v for v in visible if v]) == n else [str(i) for i in range(n)]
+    out = []
+    for i in range(n):
+        total = int(cupy.cuda.runtime.getDeviceProperties(i)["totalGlobalMem"])
+        out.append((names[i], total))
+    return out
 
 
 @dataclass(frozen=True)
@@ -151,3 +177,19 @@ def to_host(a: Any) -> Any:
     if type(a).__module__.split(".")[0] == "cupy":
         return a.get()
     return a
+
+
+def linalg_module(xp: Any) -> Any:
+    """The SciPy-style ``linalg`` namespace for array module ``xp`` (``cholesky``,
+    ``solve_triangular``): :mod:`scipy.linalg` for NumPy, ``cupyx.scipy.linalg`` for CuPy (a
+    stand-in module may carry its own as ``_scipy_linalg``)."""
+    own = getattr(xp, "_scipy_linalg", None)
+    if own is not None:
+        return own
+    if xp is np:
+        import scipy.linalg
+
+        return scipy.linalg
+    import cupyx.scipy.linalg  # type: ignore[import-not-found]  # pragma: no cover
+
+    return cupyx.scipy.linalg  # pragma: no cover

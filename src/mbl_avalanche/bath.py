@@ -37,7 +37,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from ._repr import compact_repr
-from .backend import array_module, to_host
+from .backend import array_module, linalg_module, to_host
 
 __all__ = [
     "BLOCK_SOLVER_MIN_STATES",
@@ -531,7 +531,7 @@ def slowest_modes(
         Laplacian factorised block by block (:func:`_slow_subspace_blocks`, cost about
         ``sum_i b_i**3`` instead of ``N**3``) when ``N >= BLOCK_SOLVER_MIN_STATES``; otherwise,
         or if that iteration does not converge, from a dense eigensolver.  Without ``groups``,
-        for ``N >= CHOLESKY_MIN_STATES`` on the CPU, the slow modes are first sought by inverse
+        for ``N >= CHOLESKY_MIN_STATES`` (CPU or GPU), the slow modes are first sought by inverse
         subspace iteration on one dense Cholesky factor (:func:`_slow_subspace_cholesky`,
         ``N**3 / 3`` flops at BLAS-3 speed against the ``4 N**3 / 3``, half BLAS-2, of the
         tridiagonal reduction); when the slow spectrum is too clustered for it (thermal
@@ -558,7 +558,7 @@ def slowest_modes(
     solved = None
     if groups is not None and xp is np and len(groups) > 2 and n >= BLOCK_SOLVER_MIN_STATES:
         solved = _slow_subspace_blocks(s, groups, k)
-    elif groups is None and xp is np and n >= CHOLESKY_MIN_STATES:
+    elif groups is None and n >= CHOLESKY_MIN_STATES:
         solved = _slow_subspace_cholesky(s, k)
     if solved is not None:
         vals, modes, lap_norm = solved
@@ -781,37 +781,54 @@ def _slow_subspace_cholesky(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
     Returns ``None`` (the caller uses ``dsyevr``) when the factorisation fails or the slow
     spectrum is too clustered for :data:`_CHOLESKY_MAX_SWEEPS` sweeps (thermal samples).
     """
-    from scipy.linalg import LinAlgError, cholesky, solve_triangular
-
+    xp = array_module(s)
     n = s.shape[0]
-    diag_s = np.diagonal(s).copy()
+    diag_s = xp.diagonal(s).copy()
     degree = s.sum(axis=1) - diag_s  # the Laplacian's diagonal
-    lap_norm = 2.0 * float(np.max(degree))
+    lap_norm = 2.0 * float(xp.max(degree))
     tau = resolution_of(n, lap_norm)
     shifted = degree + tau
-    kmat = np.negative(s)
-    kmat[np.diag_indices(n)] = shifted
-    try:
-        f = cholesky(kmat, lower=True, overwrite_a=True, check_finite=False)
-    except LinAlgError:
-        return None
-    del kmat
+    kmat = xp.negative(s)
+    idx = xp.arange(n)
+    kmat[idx, idx] = shifted
+    if xp is np:
+        from scipy.linalg import LinAlgError, cholesky, solve_triangular
 
-    def solve(x: np.ndarray) -> np.ndarray:
-        y = solve_triangular(f, x, lower=True, check_finite=False)
-        return solve_triangular(f, y, lower=True, trans="T", overwrite_b=True, check_finite=False)
+        try:
+            f = cholesky(kmat, lower=True, overwrite_a=True, check_finite=False)
+        except LinAlgError:
+            return None
+    else:  # on the device (cuSOLVER potrf): a failed factorisation shows as a non-finite or
+        # non-positive diagonal, or as LinAlgError where CuPy's error checks are on
+        try:
+            f = xp.linalg.cholesky(kmat)
+        except np.linalg.LinAlgError:
+            return None
+        solve_triangular = linalg_module(xp).solve_triangular
+        fd = xp.diagonal(f)
+        if not bool(xp.all(xp.isfinite(fd))) or not bool(xp.all(fd > 0)):
+            return None
+    del kmat
 
     k_diag = (shifted + diag_s)[:, None]  # K = diag(k_diag) - S (S's own diagonal cancels)
 
+    # the iteration's small matrices stay on the host; a block of k + 8 vectors crosses each way
+    def solve(x: np.ndarray) -> np.ndarray:
+        xd = xp.asarray(x)
+        y = solve_triangular(f, xd, lower=True, check_finite=False)
+        y = solve_triangular(f, y, lower=True, trans="T", overwrite_b=True, check_finite=False)
+        return np.asarray(to_host(y))
+
     def multiply(x: np.ndarray) -> np.ndarray:
         """``K x`` from ``S`` itself (the residual of the true, not the factored, ``K``)."""
-        return k_diag * x - s @ x
+        xd = xp.asarray(x)
+        return np.asarray(to_host(k_diag * xd - s @ xd))
 
     found = _subspace_iteration(solve, multiply, n, k, lap_norm, _CHOLESKY_MAX_SWEEPS, True)
     if found is None:
         return None
     mu, ritz = found
-    return mu - tau, ritz, lap_norm
+    return mu - tau, xp.asarray(ritz), lap_norm
 
 
 def _refine_slow_modes(s: np.ndarray, vals: np.ndarray, modes: Any, lap_norm: float) -> SlowModes:

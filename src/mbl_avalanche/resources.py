@@ -18,6 +18,9 @@ import os
 from .errors import InputError
 
 __all__ = [
+    "GPU_PEAK_MATRICES",
+    "GPU_SAMPLES_IN_FLIGHT",
+    "GPU_SAMPLE_SECONDS",
     "HEISENBERG_SAMPLE_SECONDS",
     "MAX_NODE_MEMORY",
     "MODEL_PEAK_MATRICES",
@@ -31,9 +34,11 @@ __all__ = [
     "check_memory",
     "cpu_count",
     "format_bytes",
+    "gpu_sample_seconds",
     "matrix_bytes",
     "sample_memory_bytes",
     "sample_seconds",
+    "samples_per_gpu",
     "usable_threads",
 ]
 
@@ -227,3 +232,36 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux
         return os.cpu_count() or 1
+
+
+#: Peak device memory of one sample on the GPU in complex ``N x N`` matrices (the CuPy pool
+#: peaked at 128 GiB at L = 15 on an H200, with the solvers' workspaces and the pool's slack:
+#: docs/beyond_one_device.md).
+GPU_PEAK_MATRICES = 8.0
+
+#: Most samples in flight on one GPU (``per_gpu = 0``): up to L = 10 a sample's kernels are too
+#: small to fill a device, L = 11, 12 half fill it, from L = 13 one sample does.  Not measured on
+#: a device yet (benchmarks/gpu_check.py prints the per-sample times to check it against).
+GPU_SAMPLES_IN_FLIGHT: dict[int, int] = {10: 4, 12: 2}
+
+
+def samples_per_gpu(L: int, device_bytes: int) -> int:
+    """Samples in flight per GPU (worker processes sharing it) at chain length ``L``: the
+    :data:`GPU_SAMPLES_IN_FLIGHT` entry for the smallest listed ``L`` at or above ``L`` (1
+    beyond the table), no more than fit in ``device_bytes`` at :data:`GPU_PEAK_MATRICES`
+    matrices each (at least 1)."""
+    want = next((v for k, v in sorted(GPU_SAMPLES_IN_FLIGHT.items()) if L <= k), 1)
+    fit = int(device_bytes // max(1.0, GPU_PEAK_MATRICES * matrix_bytes(L)))
+    return max(1, min(want, fit))
+
+
+#: Wall seconds of one Floquet sample on one H200 with U_F built on the host (the table of
+#: docs/_snippets/h200_table.md, 2026-11-26); below L = 12 taken as L = 12's, beyond L = 15
+#: ``8**dL`` times L = 15's.  An upper estimate since U_F is built on the device.
+GPU_SAMPLE_SECONDS: dict[int, float] = {12: 2.22, 13: 5.65, 14: 31.0, 15: 155.5}
+
+
+def gpu_sample_seconds(L: int) -> float:
+    """Estimated wall seconds of one sample on one GPU (:data:`GPU_SAMPLE_SECONDS`)."""
+    top, low = max(GPU_SAMPLE_SECONDS), min(GPU_SAMPLE_SECONDS)
+    return float(GPU_SAMPLE_SECONDS[min(max(L, low), top)] * 8.0 ** max(L - top, 0))

@@ -54,6 +54,16 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
         "--threads", type=int, help="BLAS threads per sample (default 1; 0: cores // workers)"
     )
     p.add_argument(
+        "--backend",
+        help="cpu (default) or gpu: CuPy, one worker per visible GPU x --per-gpu",
+    )
+    p.add_argument(
+        "--per-gpu",
+        type=int,
+        help="with --backend gpu: samples in flight per GPU (default 0: auto, 4 up to L = 10, "
+        "2 at L = 11, 12, else 1, as device memory allows)",
+    )
+    p.add_argument(
         "--save-arrays",
         action="store_const",
         const=True,
@@ -113,6 +123,8 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         method=args.method,
         chunk=args.chunk,
         threads=args.threads,
+        backend=getattr(args, "backend", None),
+        per_gpu=getattr(args, "per_gpu", None),
         save_arrays=args.save_arrays,
         retry_failed=args.retry_failed,
         workers=getattr(args, "workers", None),
@@ -129,7 +141,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "again continues; raising --samples adds only the new samples.",
     )
     add_grid_arguments(p)
-    p.add_argument("--workers", type=int, help="local worker processes (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="local worker processes (default 0: auto, one per core as memory allows; one "
+        "process for under 20 s of estimated work; with --backend gpu: per_gpu per GPU)",
+    )
     p.add_argument(
         "--shard",
         metavar="I/N",

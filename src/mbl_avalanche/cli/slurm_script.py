@@ -64,6 +64,8 @@ def _run_args(args: argparse.Namespace) -> list[str]:
         ("--method", args.method),
         ("--chunk", args.chunk),
         ("--threads", args.threads),
+        ("--backend", args.backend),
+        ("--per-gpu", args.per_gpu),
     ):
         if value is not None:
             out += [flag, str(value)]

@@ -19,8 +19,11 @@ flags)::
     layer_order = "odd_first"   # or "even_first"
     method = "auto"        # unitary eigensolver (default: "auto" where available, else "schur")
     chunk = 0              # samples per task (0: automatic, from L)
-    workers = 1            # local worker processes (>= 1)
+    workers = 0            # local worker processes (0, the default: auto = one per core as
+                           # memory allows, this process alone for under 20 s of work)
     threads = 1            # BLAS threads per sample (>= 1; 0: cores // workers)
+    backend = "cpu"        # "cpu" or "gpu" (CuPy: one worker per visible GPU x per_gpu)
+    per_gpu = 0            # samples in flight per GPU (0: auto, from L and device memory)
     save_arrays = false    # also keep theta and c of every sample in HDF5
     retry_failed = false   # recompute samples recorded as failed
     dask_scheduler = ""    # "tcp://HOST:PORT" of a Dask scheduler ("" : compute locally)
@@ -53,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import BACKENDS
 from ..errors import InputError, InputTypeError
 from ..models.protocol import DEFAULT_SEED, MAX_INDEX, check_L
 from ..spectrum import UNITARY_SOLVERS
@@ -107,8 +111,10 @@ class RunConfig:
     layer_order: str = "odd_first"
     method: str = DEFAULT_METHOD
     chunk: int = 0
-    workers: int = 1
+    workers: int = 0
     threads: int = 1
+    backend: str = "cpu"
+    per_gpu: int = 0
     save_arrays: bool = False
     retry_failed: bool = False
     dask_scheduler: str = ""
@@ -120,8 +126,13 @@ class RunConfig:
         object.__setattr__(self, "samples", _check_int("samples", self.samples, 0))
         object.__setattr__(self, "seed", _check_int("seed", self.seed, 0, MAX_INDEX))
         object.__setattr__(self, "chunk", _check_int("chunk", self.chunk, 0))
-        object.__setattr__(self, "workers", _check_int("workers", self.workers, 1))
+        object.__setattr__(self, "workers", _check_int("workers", self.workers, 0))
         object.__setattr__(self, "threads", _check_int("threads", self.threads, 0))
+        object.__setattr__(self, "per_gpu", _check_int("per_gpu", self.per_gpu, 0, 64))
+        if not isinstance(self.backend, str) or self.backend not in BACKENDS:
+            raise InputError(
+                f"backend={self.backend!r} is not allowed: choose one of {', '.join(BACKENDS)}"
+            )
         g = _check_float("gue_scale", self.gue_scale)
         if g <= 0:
             raise InputError(f"gue_scale={self.gue_scale!r} is not allowed: it must be > 0")

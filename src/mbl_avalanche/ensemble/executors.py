@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -106,8 +106,18 @@ def _watch_parent(driver_pid: int, parent_pid: int) -> None:
             os._exit(3)
 
 
-def _worker_init(driver_pid: int) -> None:
-    """Worker start-up: ignore Ctrl-C and SIGTERM (the driver stops us), exit if it is gone."""
+def _worker_init(driver_pid: int, devices: tuple[str, ...] = (), counter: Any = None) -> None:
+    """Worker start-up: ignore Ctrl-C and SIGTERM (the driver stops us), exit if it is gone.
+
+    With ``devices`` (GPU ordinals), the ``i``-th worker started sees only ``devices[i %
+    len(devices)]`` (``CUDA_VISIBLE_DEVICES``, set before CuPy is first imported here), so the
+    workers spread evenly over the GPUs, ``workers / len(devices)`` samples in flight on each.
+    """
+    if devices and counter is not None:
+        with counter.get_lock():
+            i = counter.value
+            counter.value += 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = devices[i % len(devices)]
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(driver_pid, os.getppid()), daemon=True).start()
@@ -133,23 +143,17 @@ def _is_main_guard(node: ast.AST) -> bool:
     return names == ["__name__"] and consts == ["__main__"]
 
 
-def check_main_guard() -> None:
-    """Refuse to start worker processes from an unguarded top-level call of a script.
-
-    Worker processes (``forkserver``/``spawn``) import the main script again; a
-    ``run_ensemble(..., workers=N)`` at its top level, outside ``if __name__ == "__main__":``,
-    would then start workers inside every worker, and the pool dies at start-up.  This finds the
-    top-level line of ``__main__`` that led here and raises a one-line
-    :class:`~mbl_avalanche.errors.InputError` naming it when it is not under such a guard.
-    Interactive sessions, notebooks and ``python -m package`` are not checked.
-    """
+def unguarded_main_line() -> tuple[str, int] | None:
+    """``(script, line)`` when this call comes from a top-level line of the ``__main__`` script
+    that is not under ``if __name__ == "__main__":`` (worker processes would run it again),
+    else ``None`` (guarded, interactive, a notebook or ``python -m package``)."""
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if main is None or not path or not str(path).endswith(".py"):
-        return
+        return None
     spec = getattr(main, "__spec__", None)
     if spec is not None and str(spec.name).endswith("__main__"):
-        return  # ``python -m package``: workers do not import a package's __main__ again
+        return None  # ``python -m package``: workers do not import a package's __main__ again
     frame = sys._getframe()
     line = None
     while frame is not None:
@@ -157,21 +161,38 @@ def check_main_guard() -> None:
             line = frame.f_lineno
         frame = frame.f_back  # type: ignore[assignment]
     if line is None:
-        return
+        return None
     try:
         tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return
+        return None
     for node in tree.body:
         end = getattr(node, "end_lineno", node.lineno) or node.lineno
         if node.lineno <= line <= end:
             if _is_main_guard(node):
-                return
+                return None
             break
+    return str(path), line
+
+
+def check_main_guard() -> None:
+    """Refuse to start worker processes from an unguarded top-level call of a script.
+
+    Worker processes (``forkserver``/``spawn``) import the main script again; a
+    ``run_ensemble(..., workers=N)`` at its top level, outside ``if __name__ == "__main__":``,
+    would then start workers inside every worker, and the pool dies at start-up.  This finds the
+    top-level line of ``__main__`` that led here (:func:`unguarded_main_line`) and raises a
+    one-line :class:`~mbl_avalanche.errors.InputError` naming it when it is not under such a
+    guard.  Interactive sessions, notebooks and ``python -m package`` are not checked.
+    """
+    where = unguarded_main_line()
+    if where is None:
+        return
     from ..errors import InputError
 
+    path, line = where
     raise InputError(
-        f"workers > 1 is not allowed from the top level of the script {str(path)!r} "
+        f"workers > 1 is not allowed from the top level of the script {path!r} "
         f"(line {line}): worker processes import that script again, so put the call under "
         "'if __name__ == \"__main__\":' (or use workers=1)"
     )
@@ -182,18 +203,20 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, devices: Sequence[str] = ()) -> None:
         check_main_guard()
         self.workers = workers
+        self.devices = tuple(devices)
         self.worker_deaths: list[str] = []
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
+        ctx = _context()
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=_context(),
+            mp_context=ctx,
             initializer=_worker_init,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid(), self.devices, ctx.Value("i", 0) if self.devices else None),
         )
 
     def run(

@@ -20,11 +20,14 @@ twice while it runs alone is given up: the call saves everything else and raises
 :class:`WorkerDied` naming the cause).  A task Dask loses as a
 whole (``KilledWorker``) is not recorded either: its samples stay to do.
 
-Parallelism on one machine: ``workers`` processes, each sample with ``threads`` BLAS threads;
-``workers`` is lowered so that ``workers * threads <= cores`` and so that the estimated memory of
-``workers`` samples at the largest ``L`` fits in available RAM (if even one does not fit, an
-:class:`InputError` is raised).  Ctrl-C (or SIGTERM from a batch system) stops cleanly: finished
-tasks are kept, running ones are abandoned.
+Parallelism on one machine: ``workers`` processes, each sample with ``threads`` BLAS threads.
+The default ``workers = 0`` is the layout measured best (one process per core, one BLAS thread
+each; one process for a run of under :data:`AUTO_PARALLEL_MIN_SECONDS`: :func:`plan_workers`).
+An explicit ``workers`` is lowered so that ``workers * threads <= cores`` and so that the
+estimated memory of ``workers`` samples at the largest ``L`` fits in available RAM (if even one
+does not fit, an :class:`InputError` is raised).  ``backend = "gpu"``: ``per_gpu`` processes per
+visible GPU, each pinned to one (:func:`plan_gpu_workers`).  Ctrl-C (or SIGTERM from a batch
+system) stops cleanly: finished tasks are kept, running ones are abandoned.
 """
 
 from __future__ import annotations
@@ -41,19 +44,28 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .. import record
+from ..backend import gpu_devices
 from ..errors import InputError
 from ..resources import (
     available_memory_bytes,
     cpu_count,
     format_bytes,
+    gpu_sample_seconds,
     sample_memory_bytes,
     sample_seconds,
+    samples_per_gpu,
     usable_threads,
 )
 from . import store
 from .claims import STALE_AFTER_S, ClaimBook
 from .config import RunConfig, make_config
-from .executors import DaskExecutor, InlineExecutor, LocalExecutor, WorkerLost
+from .executors import (
+    DaskExecutor,
+    InlineExecutor,
+    LocalExecutor,
+    WorkerLost,
+    unguarded_main_line,
+)
 from .slurm import check_shard
 from .tasks import (
     Task,
@@ -65,6 +77,7 @@ from .tasks import (
 )
 
 __all__ = [
+    "AUTO_PARALLEL_MIN_SECONDS",
     "Progress",
     "RunSummary",
     "WorkerDied",
@@ -241,9 +254,51 @@ class Progress:
             self.bar.close()
 
 
-def plan_workers(cfg: RunConfig, max_L: int, log: TextIO) -> tuple[int, int]:
-    """``(workers, threads)``: cores and memory permitting (see module docstring)."""
+#: With the default ``workers = 0`` ("auto") a run whose estimated work (cost model,
+#: :func:`~mbl_avalanche.resources.sample_seconds`, one thread) is below this many seconds is
+#: computed in this process: starting worker processes (about a second each, importing NumPy and
+#: SciPy) would cost more than they save.
+AUTO_PARALLEL_MIN_SECONDS = 20.0
+
+
+def plan_workers(
+    cfg: RunConfig, max_L: int, log: TextIO, work: float = math.inf
+) -> tuple[int, int]:
+    """``(workers, threads)``: cores and memory permitting (see module docstring).
+
+    ``cfg.workers = 0`` (the default, "auto") is the layout measured best at every L = 9..12
+    (``benchmarks/throughput_grid.py``, docs/performance.md, Ensembles): one process per core,
+    as many as the memory of a sample at ``max_L`` allows, each sample on ``cfg.threads`` BLAS
+    threads (``threads = 0`` then gives each sample the cores the memory limit leaves idle);
+    below :data:`AUTO_PARALLEL_MIN_SECONDS` of estimated ``work`` (seconds on one thread) one
+    process, this one.  An explicit ``cfg.workers`` is lowered so that ``workers x threads <=
+    cores`` and the samples in flight fit in the available memory, with a line on ``log``
+    saying so.
+    """
     cores = cpu_count()
+    need = sample_memory_bytes(max_L, cfg.model)
+    have = available_memory_bytes()
+    fit = int(have // need)
+    if fit < 1:
+        raise InputError(
+            f"L={max_L} is not allowed here: one sample needs about "
+            f"{format_bytes(need)} but this machine has {format_bytes(have)} "
+            "available"
+        )
+    if cfg.workers == 0:
+        workers = 1 if work < AUTO_PARALLEL_MIN_SECONDS else max(1, min(cores, fit))
+        if workers > 1 and unguarded_main_line() is not None:
+            path, line = unguarded_main_line() or ("", 0)
+            print(
+                f"mbl-avalanche run: one process: the call at line {line} of {path!r} is not "
+                "under 'if __name__ == \"__main__\":', which worker processes need",
+                file=log,
+            )
+            workers = 1
+        threads, note = usable_threads(cfg.threads, workers)
+        if note:
+            print(f"mbl-avalanche: warning: {note}", file=log)
+        return max(1, min(workers, cores // threads)), threads
     workers = cfg.workers
     threads, note = usable_threads(cfg.threads, workers)
     if note:
@@ -256,15 +311,6 @@ def plan_workers(cfg: RunConfig, max_L: int, log: TextIO) -> tuple[int, int]:
             file=log,
         )
         workers = new
-    need = sample_memory_bytes(max_L, cfg.model)
-    have = available_memory_bytes()
-    fit = int(have // need)
-    if fit < 1:
-        raise InputError(
-            f"L={max_L} is not allowed here: one sample needs about "
-            f"{format_bytes(need)} but this machine has {format_bytes(have)} "
-            "available"
-        )
     if workers > fit:
         print(
             f"mbl-avalanche run: {workers} workers at L={max_L} need about "
@@ -274,6 +320,24 @@ def plan_workers(cfg: RunConfig, max_L: int, log: TextIO) -> tuple[int, int]:
         )
         workers = fit
     return workers, threads
+
+
+def plan_gpu_workers(cfg: RunConfig, max_L: int, log: TextIO) -> tuple[int, int, tuple[str, ...]]:
+    """``(workers, threads, devices)`` of a ``backend = "gpu"`` run: ``per_gpu`` worker
+    processes on each visible GPU (``per_gpu = 0``: :func:`~mbl_avalanche.resources.
+    samples_per_gpu` of ``max_L`` and the smallest device's memory: several samples in flight
+    where one cannot fill a device, L <= 12), each worker pinned to one device
+    (``CUDA_VISIBLE_DEVICES``); an explicit ``workers`` caps the total.  ``threads``: host BLAS
+    threads per sample (the small cluster problems and the Schur fallback run there)."""
+    gpus = gpu_devices()
+    per = cfg.per_gpu or samples_per_gpu(max_L, min(mem for _, mem in gpus))
+    workers = len(gpus) * per
+    if cfg.workers:
+        workers = min(workers, cfg.workers)
+    threads, note = usable_threads(cfg.threads or 1, 1)
+    if note:
+        print(f"mbl-avalanche: warning: {note}", file=log)
+    return workers, threads, tuple(name for name, _ in gpus)
 
 
 def check_user_model(cfg: RunConfig) -> None:
@@ -420,6 +484,9 @@ def run_ensemble(
     if not (math.isfinite(float(claim_timeout)) and float(claim_timeout) > 0):
         raise InputError(f"claim_timeout={claim_timeout!r} is not allowed: give seconds > 0")
     check_user_model(cfg)
+    scheduler_given = dask_scheduler is not None or bool(cfg.dask_scheduler)
+    if cfg.backend == "gpu" and not scheduler_given:
+        gpu_devices()  # no CuPy or no device: a one-line InputError before anything is written
     out = Path(outdir)
     store.init_run(out, cfg, log=log)
     store.remove_stale_temporaries(out)
@@ -445,10 +512,14 @@ def run_ensemble(
     n_todo = sum(len(m) for _, m in todo)
 
     scheduler = dask_scheduler if dask_scheduler is not None else (cfg.dask_scheduler or None)
+    devices: tuple[str, ...] = ()
     if scheduler is not None:
         workers, threads = 0, cfg.threads or 1
+    elif todo and cfg.backend == "gpu":
+        workers, threads, devices = plan_gpu_workers(cfg, max(t.L for t, _ in todo), log)
     elif todo:
-        workers, threads = plan_workers(cfg, max(t.L for t, _ in todo), log)
+        work1 = sum(len(m) * sample_seconds(t.L, 1, cfg.model) for t, m in todo)
+        workers, threads = plan_workers(cfg, max(t.L for t, _ in todo), log, work1)
     else:
         workers, threads = 1, cfg.threads or 1
 
@@ -463,6 +534,7 @@ def run_ensemble(
             threads=threads,
             save_arrays=cfg.save_arrays,
             inject=injected_failures(),
+            backend=cfg.backend,
         )
 
     if scheduler is not None:
@@ -470,7 +542,7 @@ def run_ensemble(
         workers = executor.n_workers()
     elif workers > 1 and len(todo) > 1:
         workers = min(workers, len(todo))
-        executor = LocalExecutor(workers)
+        executor = LocalExecutor(workers, devices)
     else:
         executor = InlineExecutor()
         workers = 1
@@ -499,13 +571,23 @@ def run_ensemble(
         ),
     )
 
-    work = sum(len(m) * sample_seconds(t.L, threads, cfg.model) for t, m in todo)
+    def cost(L: int) -> float:
+        """Estimated seconds of one sample (the cost model of the backend)."""
+        if cfg.backend == "gpu":
+            return gpu_sample_seconds(L)
+        return sample_seconds(L, threads, cfg.model)
+
+    work = sum(len(m) * cost(t.L) for t, m in todo)
+    # samples sharing a device share its time: the GPU's lanes are the devices, not workers
+    lanes = max(1, len(devices)) if devices else max(workers, 1)
     if progress and n_todo:
-        wall = format_duration(work / max(workers, 1))
+        wall = format_duration(work / lanes)
+        where = f" on {len(devices)} GPU(s)" if devices else ""
         print(
             f"mbl-avalanche run (plan): {n_todo} samples to compute on {max(workers, 1)} "
-            f"worker(s) x {threads} BLAS thread(s): about {wall} "
-            "(cost model, mbl_avalanche.resources)",
+            f"worker(s) x {threads} BLAS thread(s){where}"
+            f"{' (auto)' if cfg.workers == 0 else ''}: "
+            f"about {wall} (cost model, mbl_avalanche.resources)",
             file=log,
         )
     bar = Progress(n_todo, progress, cfg.log_every, log, total_work=work)
@@ -566,7 +648,7 @@ def run_ensemble(
                 bar.update(
                     ok + dropped,
                     len(keep) - ok,
-                    work=len(output.records) * sample_seconds(spec.task.L, threads, cfg.model),
+                    work=len(output.records) * cost(spec.task.L),
                 )
             view.refresh()
             pending = [(t, view.missing(t, m)) for t, m in deferred]

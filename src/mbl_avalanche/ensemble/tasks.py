@@ -109,6 +109,7 @@ class TaskSpec:
     threads: int
     save_arrays: bool
     inject: str = ""  # the failure-injection test hook (see module docstring)
+    backend: str = "cpu"  # where the dense linear algebra runs ("gpu": CuPy, this worker's GPU)
 
 
 @dataclass
@@ -242,7 +243,7 @@ def compute_task(spec: TaskSpec) -> TaskOutput:
                     if fail[where] == "crash":
                         os._exit(70)
                     raise RuntimeError(f"injected failure ({FAIL_ENV})")
-                r = analyze_sample(model, s, method=spec.method)
+                r = analyze_sample(model, s, method=spec.method, backend=spec.backend)
                 rec = {k: plain(v) for k, v in r.scalars().items()}
                 rec.update(status="ok", error="", blas_threads=spec.threads, host=host)
                 if arrays is not None:

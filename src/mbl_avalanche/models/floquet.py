@@ -44,6 +44,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from ..backend import array_module
 from ..errors import InputError, InputTypeError
 from ..resources import check_matrix_memory
 from .protocol import (
@@ -144,12 +145,14 @@ def gate_from_hamiltonian(h: np.ndarray, alpha: float, gue_scale: float = 1.0) -
 def apply_two_site_gate(m: np.ndarray, gate: np.ndarray, L: int, site: int) -> np.ndarray:
     """Left-multiply ``m`` (shape ``(2**L, K)``) by ``gate`` acting on sites ``site, site+1``.
 
-    Sites are 1-based; site 1 is the most significant bit.  Returns a new array.
+    Sites are 1-based; site 1 is the most significant bit.  Returns a new array.  ``m`` and
+    ``gate`` may live on a device (CuPy arrays): the product is that of their array module.
     """
+    xp = array_module(m)
     n_left = 2 ** (site - 1)
     k = m.shape[1]
     m3 = m.reshape(n_left, 4, (2 ** (L - site - 1)) * k)
-    return np.matmul(gate, m3).reshape(2**L, k)
+    return xp.matmul(gate, m3).reshape(2**L, k)
 
 
 def diagonal_phases(phases: np.ndarray) -> np.ndarray:
@@ -289,25 +292,40 @@ class FloquetModel(Model):
             u = apply_two_site_gate(u, gates[bond - 1], self.L, bond)
         return u
 
-    def circuit(self, sample: int) -> Callable[[np.ndarray], np.ndarray]:
+    def circuit(self, sample: int, xp: Any = np) -> Callable[[Any], Any]:
         """``X -> U_F @ X`` by the gate circuit of sample ``sample`` (``O(L N K)`` for ``N x K``).
 
         The same gates in the same order as :meth:`unitary`, applied to a block of vectors
         instead of a dense product with ``U_F`` (used by the fast eigensolver and the
-        certificate).
+        certificate).  ``xp``: the array module of the blocks it is given (``cupy``: the
+        phases and gates are copied to the device once and every product runs there).
         """
-        phases, gates = self.gates(sample)
-        d = diagonal_phases(phases)[:, None]
+        phases, gates_host = self.gates(sample)
+        d = xp.asarray(diagonal_phases(phases)[:, None])
+        gates = xp.asarray(gates_host)
         bonds = [b for layer in self.layers() for b in layer]
         L = self.L
 
-        def apply(x: np.ndarray) -> np.ndarray:
-            y = np.multiply(d, x, order="C")
+        def apply(x: Any) -> Any:
+            y = xp.multiply(d, x)
+            if xp is np:
+                y = np.ascontiguousarray(y)
             for b in bonds:
                 y = apply_two_site_gate(y, gates[b - 1], L, b)
             return y
 
         return apply
+
+    def unitary_on(self, sample: int, xp: Any = np) -> Any:
+        """``U_F`` of sample ``sample`` built where ``xp`` computes (``cupy``: on the GPU).
+
+        The gate circuit applied to the identity (:meth:`circuit`), so on a device only the
+        phases and the ``L - 1`` gates cross from the host: ``O(L 4**L)`` device work instead of
+        building ``U_F`` on the CPU and copying ``16 * 4**L`` bytes.  Equal to :meth:`unitary`
+        to rounding (the same products in the same order, with ``D`` applied to ``1``).
+        """
+        check_matrix_memory(self.L, "the Floquet unitary")
+        return self.circuit(sample, xp)(xp.eye(self.N, dtype=np.complex128))
 
     def disorder_record(self, sample: int) -> dict[str, Any]:
         """The realisation of sample ``sample``: the one-site phases ``phases[i-1][s]`` and the
