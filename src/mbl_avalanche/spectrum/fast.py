@@ -137,7 +137,7 @@ def _refine_banded(
     nv2: np.ndarray,
     band_tol: float,
     stamp: Callable[[str], None],
-    width: int = 128,
+    width: int = 64,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """The refinement step restricted to the band ``|h_m - h_n| < band_tol`` (CPU).
 
