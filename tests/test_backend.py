@@ -277,3 +277,33 @@ def test_gpu_ensemble_through_the_runner_matches_cpu(
         )
     assert d.executor == "dask" and d.computed_ok == 3
     assert set(load_run(out / "dask")["backend"]) == {"gpu"}
+
+
+def test_run_blocks_covers_every_block_once_and_restores_the_blas_threads() -> None:
+    from mbl_avalanche.backend import blas_threads, run_blocks
+
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            seen: list[tuple[int, int]] = []
+
+            def fn(b: int, seen: list[tuple[int, int]] = seen) -> None:
+                seen.append((b, blas_threads()))  # list.append is atomic under the GIL
+
+            run_blocks(fn, range(17))
+            assert sorted(b for b, _ in seen) == list(range(17))
+            assert all(t == 1 for _, t in seen)  # one BLAS thread inside the blocks
+            assert blas_threads() == threads  # and the caller's limit afterwards
+
+
+def test_run_blocks_reraises_the_error_of_a_block() -> None:
+    from mbl_avalanche.backend import blas_threads, run_blocks
+
+    def fn(b: int) -> None:
+        if b == 3:
+            raise ValueError("block 3")
+
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            with pytest.raises(ValueError, match="block 3"):
+                run_blocks(fn, range(8))
+            assert blas_threads() == threads

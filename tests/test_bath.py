@@ -350,3 +350,32 @@ def test_subspace_iteration_on_a_known_spectrum():
         lambda x: sweeps.append(1) or kci @ x, lambda x: kc @ x, n, k, 1.0, 40, True
     )
     assert out is None and len(sweeps) == 3
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_streamed_top_over_many_row_blocks_with_ties(monkeypatch, k):
+    """Row blocks of a few rows (the streaming of top_contributions) against the full matrix D,
+    with planted exact ties: the smallest (m, n) comes first among equal D."""
+    from mbl_avalanche import bath
+
+    monkeypatch.setattr(bath, "_CACHE_ELEMENTS", 3 * 40)  # 3 rows per block at N = 40
+    monkeypatch.setattr(bath, "_BLOCK_ELEMENTS", 3 * 40)
+    rng = np.random.default_rng(9)
+    n = 40
+    # dyadic numbers with few bits: every D = S (c_m - c_n)**2 is exact, so ties are exact
+    c = rng.integers(-16, 17, n) / 8.0
+    a = rng.integers(1, 64, (n, n)) / 64.0
+    s = np.triu(a, 1) + np.triu(a, 1).T
+    c[[5, 21, 30]] = 3.0
+    c[[12, 26, 38]] = -3.0  # the largest |c_m - c_n| = 6 on the pairs (5|21|30, 12|26|38)
+    for m, nn in [(5, 12), (21, 26), (30, 38), (5, 38), (12, 30)]:
+        s[m, nn] = s[nn, m] = 1.0  # the largest S: D = 36 on five pairs
+    d = contributions(s, c)
+    iu = np.triu_indices(n, 1)
+    vals = d[iu]
+    assert np.sum(vals == vals.max()) == 5
+    order = sorted(range(vals.size), key=lambda i: (-vals[i], iu[0][i], iu[1][i]))[:k]
+    want = [(int(iu[0][o]), int(iu[1][o]), float(vals[o])) for o in order]
+    got = top_contributions(s, c, k)
+    assert got == want
+    assert got[0][:2] == (5, 12)

@@ -127,3 +127,30 @@ def test_bad_parameters_raise_input_error(kwargs):
 def test_negative_sample_index():
     with pytest.raises(InputError, match="sample=-1"):
         FloquetModel(L=3, alpha=1.0).unitary(-1)
+
+
+def test_circuit_on_many_columns_is_the_dense_product_for_any_thread_count():
+    """The column-blocked circuit (blocks of CIRCUIT_COLUMNS, shared by the BLAS threads) is
+    U_F X; the blocks are computed alike whatever the thread count (bit-identical)."""
+    from threadpoolctl import threadpool_limits
+
+    from mbl_avalanche.models.floquet import CIRCUIT_COLUMNS
+
+    L = 7
+    model = FloquetModel(L=L, alpha=4.0, seed=5)
+    rng = np.random.default_rng(2)
+    k = 3 * CIRCUIT_COLUMNS + 5  # several blocks and a short last one
+    x = rng.standard_normal((2**L, k)) + 1j * rng.standard_normal((2**L, k))
+    ref = kron_unitary(model, 1) @ x
+    out = {}
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            out[threads] = (model.circuit(1)(x), model.unitary(1))
+    y, u = out[1]
+    # rounding of 2 (L - 1) gate products of unit-norm columns, eps ~ 1.1e-16 each
+    assert np.max(np.abs(y - ref)) < 10 * L * np.finfo(float).eps * np.sqrt(2**L) * 4
+    assert np.array_equal(out[2][0], y) and np.array_equal(out[2][1], u)
+    # one column at a time (the unblocked path) gives the same numbers
+    cols = np.column_stack([model.circuit(1)(x[:, j : j + 1])[:, 0] for j in range(k)])
+    assert np.max(np.abs(cols - y)) < 1e-13
+    assert np.max(np.abs(u - kron_unitary(model, 1))) < 1e-13

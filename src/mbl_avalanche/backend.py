@@ -19,6 +19,8 @@ Everything on the device is float64/complex128.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,12 +32,54 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "array_module",
+    "blas_threads",
     "get_backend",
     "gpu_available",
     "gpu_devices",
     "linalg_module",
+    "run_blocks",
     "to_host",
 ]
+
+_THREADPOOLS: Any = None
+
+
+def _threadpools() -> Any:
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS
+
+
+def blas_threads() -> int:
+    """The BLAS thread count in force (the largest over the loaded BLAS libraries; 1 if none):
+    the number of cores a sample was given (``threads``, ``threadpool_limits``)."""
+    info = _threadpools().select(user_api="blas").info()
+    return max([int(i.get("num_threads") or 1) for i in info] + [1])
+
+
+def run_blocks(fn: Callable[[Any], None], blocks: Sequence[Any]) -> None:
+    """``fn(b)`` for every ``b`` of ``blocks`` (independent work, e.g. disjoint column blocks of
+    one output), on the CPU cores a sample was given.
+
+    With :func:`blas_threads` ``= t > 1`` the blocks run on ``t`` Python threads, each with one
+    BLAS thread (NumPy and BLAS release the GIL), so that many cache-sized products and
+    element-wise passes use every core, which one multithreaded BLAS call on a narrow block
+    does not; the BLAS limit is restored afterwards.  With one thread they run in order.  The
+    result does not depend on the thread count (each block is computed the same way).
+    """
+    threads = min(blas_threads(), len(blocks))
+    if threads <= 1:
+        for b in blocks:
+            fn(b)
+        return
+    with _threadpools().limit(limits=1, user_api="blas"):
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for _ in pool.map(fn, blocks):  # re-raises the first error of any block
+                pass
+
 
 #: Backends accepted by ``--backend`` and the ``backend=`` arguments.
 BACKENDS = ("cpu", "gpu")

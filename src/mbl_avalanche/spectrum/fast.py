@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
-from ..backend import Backend, get_backend
+from ..backend import Backend, get_backend, run_blocks
 from ..errors import InputError
 from .core import Spectrum, fold_quasienergy, probe_errors
 from .lapack import eigh_destroying
@@ -74,8 +74,21 @@ def _col_blocks(n: int, width: int) -> Iterator[slice]:
         yield slice(j, min(n, j + width))
 
 
-def _block_width(n: int) -> int:
-    return max(1, (1 << 21) // max(n, 1))
+def _block_width(n: int, gpu: bool = True) -> int:
+    """Columns per block of an ``n``-row pass: ``2**21`` elements on a GPU (few kernel
+    launches), ``2**16`` on the CPU (temporaries stay in cache)."""
+    return max(1, (1 << (21 if gpu else 16)) // max(n, 1))
+
+
+def _column_inner(xp: Any, a: Any, b: Any) -> Any:
+    """``sum_i conj(a_ij) b_ij`` per column.
+
+    NumPy >= 2 (``vecdot`` conjugates its first argument): no temporaries, about 5x faster than
+    the product-and-sum; CuPy and older NumPy: the product and sum (one block of temporaries).
+    """
+    if xp is np and hasattr(np, "vecdot"):
+        return np.vecdot(a.T, b.T)  # over the last axis of the transposes: the rows of a, b
+    return xp.sum(a.conj() * b, axis=0)
 
 
 def _column_sq_norms(xp: Any, a: Any) -> Any:
@@ -83,7 +96,10 @@ def _column_sq_norms(xp: Any, a: Any) -> Any:
     out = xp.empty(a.shape[1], dtype=np.float64)
     for j in _col_blocks(a.shape[1], _block_width(a.shape[0])):
         blk = a[:, j]
-        out[j] = xp.sum(blk.real**2 + blk.imag**2, axis=0)
+        if xp is np and hasattr(np, "vecdot"):
+            out[j] = _column_inner(np, blk, blk).real
+        else:
+            out[j] = xp.sum(blk.real**2 + blk.imag**2, axis=0)
     return out
 
 
@@ -158,16 +174,22 @@ def _refine_banded(
         cid[a:b] = a
     be = get_backend("cpu")
     blocks = list(_band_windows(w, band_tol, width))
-    rows, cols, vals = [], [], []
-    for s0, s1, lo, hi in blocks:
+    parts: list[Any] = [None] * len(blocks)
+
+    def e_block(t: int) -> None:
+        s0, s1, lo, hi = blocks[t]
         g = be.ah_b(v[:, lo:hi], r[:, s0:s1])  # E[lo:hi, s0:s1]
         mm = np.arange(lo, hi)[:, None]
         nn = np.arange(s0, s1)[None, :]
         i, j = np.nonzero((np.abs(w[mm] - w[nn]) < band_tol) & (cid[mm] != cid[nn]))
         m_idx, n_idx = i + lo, j + s0
-        rows.append(m_idx)
-        cols.append(n_idx)
-        vals.append(g[i, j] / (lam[n_idx] - lam[m_idx]))
+        parts[t] = (m_idx, n_idx, g[i, j] / (lam[n_idx] - lam[m_idx]))
+
+    # in order: SciPy's BLAS wrappers hold the GIL, so threads would not overlap; one
+    # multithreaded zgemm per block shares the cores instead
+    for t in range(len(blocks)):
+        e_block(t)
+    rows, cols, vals = (list(p) for p in zip(*parts, strict=True))
     stamp("product_E")
     kt = sparse.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
@@ -191,15 +213,24 @@ def _refine_banded(
         )
     k = k.tocsc()
     stamp("build_K")
-    for s0, s1, _, _ in blocks:  # D = V K into the buffer of R (every E is taken)
+
+    def vk_block(t: int) -> None:  # D = V K into the buffer of R (every E is taken)
+        s0, s1, _, _ = blocks[t]
         kb = k[:, s0:s1]
         if kb.nnz == 0:
             r[:, s0:s1] = 0.0
-            continue
+            return
         lo, hi = int(kb.indices.min()), int(kb.indices.max()) + 1
         r[:, s0:s1] = v[:, lo:hi] @ kb[lo:hi].toarray()
-    v *= (1.0 - 0.5 * (nv2 - 1.0))[None, :]
-    v += r
+
+    run_blocks(vk_block, range(len(blocks)))  # NumPy's products release the GIL
+    scale = 1.0 - 0.5 * (nv2 - 1.0)
+
+    def update(j: slice) -> None:  # V' = V diag(scale) + D, once every block of D is done
+        v[:, j] *= scale[j]
+        v[:, j] += r[:, j]
+
+    run_blocks(update, list(_col_blocks(n, width)))
     stamp("product_VK")
     return v, k_col2, n_band
 
@@ -328,8 +359,8 @@ def diagonalize_unitary_fast(
     nv2 = xp.empty(n, dtype=np.float64)
     for j in _col_blocks(n, _block_width(n)):  # one pass: Rayleigh numerators and norms
         vj = v[:, j]
-        lam[j] = xp.sum(vj.conj() * x[:, j], axis=0)
-        nv2[j] = xp.sum(vj.real**2 + vj.imag**2, axis=0)
+        lam[j] = _column_inner(xp, vj, x[:, j])
+        nv2[j] = _column_inner(xp, vj, vj).real
     del vj  # a view: it would keep the buffer of V alive
     lam /= nv2
     clusters = _clusters(w_h, cluster_tol)
@@ -359,10 +390,10 @@ def diagonalize_unitary_fast(
 
     # --- refinement: R = X - V diag(lam) (in place), E = V^dagger R --------------------------
     pre_res2 = 0.0
-    for j in _col_blocks(n, _block_width(n)):
+    for j in _col_blocks(n, _block_width(n, be.is_gpu)):
         rj = x[:, j]
         rj -= v[:, j] * lam[j]
-        pre_res2 = max(pre_res2, float(xp.max(xp.sum(rj.real**2 + rj.imag**2, axis=0))))
+        pre_res2 = max(pre_res2, float(xp.max(_column_inner(xp, rj, rj).real)))
     del rj
     pre_res = float(np.sqrt(pre_res2))
     stamp("clusters")
