@@ -308,6 +308,25 @@ def test_banded_refinement_reaches_schur_accuracy_on_a_model_sample() -> None:
     assert sp.eigen_residual(u, spec) <= max(3 * sp.eigen_residual(u, ref), 1e-13)
 
 
+def test_banded_refinement_with_its_blocks_on_two_threads() -> None:
+    """With two BLAS threads the circuit and V K blocks run on two Python threads
+    (backend.run_blocks): the same Schur-level accuracy, and the same spectrum as with one."""
+    model = FloquetModel(L=9, alpha=30.0)
+    u = model.unitary(1)
+    apply = model.circuit(1)
+    one = sp.diagonalize_unitary_fast(u, apply=apply)
+    with threadpool_limits(2):
+        two = sp.diagonalize_unitary_fast(u, apply=apply)
+    ref = sp.diagonalize_unitary(u, method="schur")
+    assert two.check["passed"]
+    assert sp.orthonormality_error(two.V) <= 1e-13
+    assert sp.eigen_residual(u, two) <= max(3 * sp.eigen_residual(u, ref), 1e-13)
+    # quasienergies of both runs agree to the eigensolvers' rounding (eps x ||U|| / 1)
+    assert np.max(np.abs(two.theta - one.theta)) <= 1e-13
+    overlap = np.abs(np.sum(one.V.conj() * two.V, axis=0))  # same vectors up to a phase
+    assert np.min(overlap) >= 1 - 1e-12
+
+
 def test_bad_refinement_variant() -> None:
     with pytest.raises(InputError, match="refine='x'"):
         sp.diagonalize_unitary_fast(np.eye(4, dtype=complex), refine="x")

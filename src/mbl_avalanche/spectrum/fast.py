@@ -214,16 +214,25 @@ def _refine_banded(
     k = k.tocsc()
     stamp("build_K")
 
-    def vk_block(t: int) -> None:  # D = V K into the buffer of R (every E is taken)
-        s0, s1, _, _ = blocks[t]
+    # the sparse column blocks of K are cut here, in one thread (SciPy's sparse indexing may
+    # canonicalise K in place); the threads below only densify their own block and multiply
+    k_blocks = []
+    for s0, s1, _, _ in blocks:
         kb = k[:, s0:s1]
         if kb.nnz == 0:
+            k_blocks.append((s0, s1, 0, 0, None))
+            continue
+        lo, hi = int(kb.indices.min()), int(kb.indices.max()) + 1
+        k_blocks.append((s0, s1, lo, hi, kb[lo:hi]))
+
+    def vk_block(t: int) -> None:  # D = V K into the buffer of R (every E is taken)
+        s0, s1, lo, hi, kb = k_blocks[t]
+        if kb is None:
             r[:, s0:s1] = 0.0
             return
-        lo, hi = int(kb.indices.min()), int(kb.indices.max()) + 1
-        r[:, s0:s1] = v[:, lo:hi] @ kb[lo:hi].toarray()
+        r[:, s0:s1] = v[:, lo:hi] @ kb.toarray()
 
-    run_blocks(vk_block, range(len(blocks)))  # NumPy's products release the GIL
+    run_blocks(vk_block, range(len(k_blocks)))  # NumPy's products release the GIL
     scale = 1.0 - 0.5 * (nv2 - 1.0)
 
     def update(j: slice) -> None:  # V' = V diag(scale) + D, once every block of D is done
