@@ -33,6 +33,7 @@ __all__ = [
     "Backend",
     "array_module",
     "blas_threads",
+    "column_blocks",
     "get_backend",
     "gpu_available",
     "gpu_devices",
@@ -58,6 +59,11 @@ def blas_threads() -> int:
     the number of cores a sample was given (``threads``, ``threadpool_limits``)."""
     info = _threadpools().select(user_api="blas").info()
     return max([int(i.get("num_threads") or 1) for i in info] + [1])
+
+
+def column_blocks(n: int, width: int) -> list[slice]:
+    """Consecutive slices ``[j, j + width)`` covering ``range(n)`` (the last one may be short)."""
+    return [slice(j, min(n, j + width)) for j in range(0, n, width)]
 
 
 def run_blocks(fn: Callable[[Any], None], blocks: Sequence[Any]) -> None:

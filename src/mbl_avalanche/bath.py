@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -838,16 +839,11 @@ def _slow_subspace_cholesky(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
         xd = xp.asarray(x)
         return np.asarray(to_host(k_diag * xd - s @ xd))
 
-    if xp is np:
-        # the sweeps are triangular solves with k + 16 right-hand sides and small QRs, which a
-        # second BLAS thread slows down (0.51 -> 0.37 s at N = 2048 with the limit, measured)
-        from threadpoolctl import threadpool_limits
+    # on the CPU the sweeps are triangular solves with k + 16 right-hand sides and small QRs,
+    # which a second BLAS thread slows down (0.51 -> 0.37 s at N = 2048 with the limit, measured)
+    from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(1):
-            found = _subspace_iteration(
-                solve, multiply, n, k, lap_norm, _CHOLESKY_MAX_SWEEPS, True, _CHOLESKY_EXTRA_VECTORS
-            )
-    else:
+    with threadpool_limits(1) if xp is np else nullcontext():
         found = _subspace_iteration(
             solve, multiply, n, k, lap_norm, _CHOLESKY_MAX_SWEEPS, True, _CHOLESKY_EXTRA_VECTORS
         )

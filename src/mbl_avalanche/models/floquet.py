@@ -44,7 +44,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..backend import array_module, run_blocks
+from ..backend import array_module, column_blocks, run_blocks
 from ..errors import InputError, InputTypeError
 from ..resources import check_matrix_memory
 from .protocol import (
@@ -162,10 +162,6 @@ def apply_two_site_gate(m: np.ndarray, gate: np.ndarray, L: int, site: int) -> n
 #: threads the blocks share the cores (:func:`~mbl_avalanche.backend.run_blocks`).  Measured by
 #: ``benchmarks/floquet_circuit.py``.
 CIRCUIT_COLUMNS = 32
-
-
-def _column_slices(k: int, width: int) -> list[slice]:
-    return [slice(j, min(k, j + width)) for j in range(0, k, width)]
 
 
 def _gates_on(y: Any, gates: Any, bonds: list[int], L: int) -> Any:
@@ -321,7 +317,7 @@ class FloquetModel(Model):
             blk[np.arange(j.start, j.stop), np.arange(j.stop - j.start)] = d[j]
             u[:, j] = _gates_on(blk, gates, bonds, self.L)
 
-        run_blocks(block, _column_slices(n, CIRCUIT_COLUMNS))
+        run_blocks(block, column_blocks(n, CIRCUIT_COLUMNS))
         return u
 
     def circuit(self, sample: int, xp: Any = np) -> Callable[[Any], Any]:
@@ -353,7 +349,7 @@ class FloquetModel(Model):
             def one(j: slice) -> None:
                 out[:, j] = block(x[:, j])
 
-            run_blocks(one, _column_slices(x.shape[1], CIRCUIT_COLUMNS))
+            run_blocks(one, column_blocks(x.shape[1], CIRCUIT_COLUMNS))
             return out
 
         return apply

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
-from ..backend import Backend, get_backend, run_blocks
+from ..backend import Backend, column_blocks, get_backend, run_blocks
 from ..errors import InputError
 from .core import Spectrum, fold_quasienergy, probe_errors
 from .lapack import eigh_destroying
@@ -69,12 +69,7 @@ def _clusters(w: np.ndarray, tol: float) -> list[tuple[int, int]]:
     return out
 
 
-def _col_blocks(n: int, width: int) -> Iterator[slice]:
-    for j in range(0, n, width):
-        yield slice(j, min(n, j + width))
-
-
-def _block_width(n: int, gpu: bool = True) -> int:
+def _block_width(n: int, gpu: bool) -> int:
     """Columns per block of an ``n``-row pass: ``2**21`` elements on a GPU (few kernel
     launches), ``2**16`` on the CPU (temporaries stay in cache)."""
     return max(1, (1 << (21 if gpu else 16)) // max(n, 1))
@@ -92,14 +87,13 @@ def _column_inner(xp: Any, a: Any, b: Any) -> Any:
 
 
 def _column_sq_norms(xp: Any, a: Any) -> Any:
-    """``sum_i |a_ij|**2`` per column, in column blocks (bounded temporaries)."""
+    """``sum_i |a_ij|**2`` per column (NumPy >= 2: no temporaries; else in column blocks)."""
+    if xp is np and hasattr(np, "vecdot"):
+        return _column_inner(np, a, a).real
     out = xp.empty(a.shape[1], dtype=np.float64)
-    for j in _col_blocks(a.shape[1], _block_width(a.shape[0])):
+    for j in column_blocks(a.shape[1], _block_width(a.shape[0], xp is not np)):
         blk = a[:, j]
-        if xp is np and hasattr(np, "vecdot"):
-            out[j] = _column_inner(np, blk, blk).real
-        else:
-            out[j] = xp.sum(blk.real**2 + blk.imag**2, axis=0)
+        out[j] = xp.sum(blk.real**2 + blk.imag**2, axis=0)
     return out
 
 
@@ -174,22 +168,18 @@ def _refine_banded(
         cid[a:b] = a
     be = get_backend("cpu")
     blocks = list(_band_windows(w, band_tol, width))
-    parts: list[Any] = [None] * len(blocks)
-
-    def e_block(t: int) -> None:
-        s0, s1, lo, hi = blocks[t]
+    rows, cols, vals = [], [], []
+    # in order (SciPy's BLAS wrappers hold the GIL, so Python threads would not overlap): one
+    # multithreaded zgemm per block shares the cores
+    for s0, s1, lo, hi in blocks:
         g = be.ah_b(v[:, lo:hi], r[:, s0:s1])  # E[lo:hi, s0:s1]
         mm = np.arange(lo, hi)[:, None]
         nn = np.arange(s0, s1)[None, :]
         i, j = np.nonzero((np.abs(w[mm] - w[nn]) < band_tol) & (cid[mm] != cid[nn]))
         m_idx, n_idx = i + lo, j + s0
-        parts[t] = (m_idx, n_idx, g[i, j] / (lam[n_idx] - lam[m_idx]))
-
-    # in order: SciPy's BLAS wrappers hold the GIL, so threads would not overlap; one
-    # multithreaded zgemm per block shares the cores instead
-    for t in range(len(blocks)):
-        e_block(t)
-    rows, cols, vals = (list(p) for p in zip(*parts, strict=True))
+        rows.append(m_idx)
+        cols.append(n_idx)
+        vals.append(g[i, j] / (lam[n_idx] - lam[m_idx]))
     stamp("product_E")
     kt = sparse.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
@@ -239,7 +229,7 @@ def _refine_banded(
         v[:, j] *= scale[j]
         v[:, j] += r[:, j]
 
-    run_blocks(update, list(_col_blocks(n, width)))
+    run_blocks(update, column_blocks(n, width))
     stamp("product_VK")
     return v, k_col2, n_band
 
@@ -366,7 +356,8 @@ def diagonalize_unitary_fast(
     # --- clusters: Loewdin + small Schur of the projected unitary --------------------------
     lam = xp.empty(n, dtype=np.complex128)
     nv2 = xp.empty(n, dtype=np.float64)
-    for j in _col_blocks(n, _block_width(n)):  # one pass: Rayleigh numerators and norms
+    # one pass: Rayleigh numerators and norms
+    for j in column_blocks(n, _block_width(n, be.is_gpu)):
         vj = v[:, j]
         lam[j] = _column_inner(xp, vj, x[:, j])
         nv2[j] = _column_inner(xp, vj, vj).real
@@ -399,7 +390,7 @@ def diagonalize_unitary_fast(
 
     # --- refinement: R = X - V diag(lam) (in place), E = V^dagger R --------------------------
     pre_res2 = 0.0
-    for j in _col_blocks(n, _block_width(n, be.is_gpu)):
+    for j in column_blocks(n, _block_width(n, be.is_gpu)):
         rj = x[:, j]
         rj -= v[:, j] * lam[j]
         pre_res2 = max(pre_res2, float(xp.max(_column_inner(xp, rj, rj).real)))
@@ -423,7 +414,7 @@ def diagonalize_unitary_fast(
         stamp("product_E")
         del x
         with np.errstate(divide="ignore", invalid="ignore"):
-            for j in _col_blocks(n, _block_width(n)):
+            for j in column_blocks(n, _block_width(n, be.is_gpu)):
                 e[:, j] /= lam[None, j] - lam[:, None]
         for a, b in clusters:
             e[a:b, a:b] = 0.0
